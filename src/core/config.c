@@ -442,6 +442,18 @@ const char *config_map_get(const struct config_map *m, const char *name)
 	return NULL;
 }
 
+/* Writes text as one Markdown table cell: a '|' would end the cell early. */
+static void md_cell(FILE *out, const char *text)
+{
+	fputs("| ", out);
+	for (; *text; text++) {
+		if (*text == '|')
+			fputc('\\', out);
+		fputc(*text, out);
+	}
+	fputc(' ', out);
+}
+
 void config_write_docs(const struct config_key *table, const char *title, FILE *out)
 {
 	static const char *types[] = {"string", "integer", "bool", "choice", "size",
@@ -456,8 +468,11 @@ void config_write_docs(const struct config_key *table, const char *title, FILE *
 			snprintf(range, sizeof(range), "%lld to %lld%s", (long long)k->min,
 				 (long long)k->max,
 				 k->type == CONF_SIZE ? " bytes" : k->type == CONF_DURATION ? " ms" : "");
-		fprintf(out, "| `%s` | %s | %s | %s | %s |\n", k->name, types[k->type],
-			k->def && *k->def ? k->def : "(none)", range, k->help);
+		fprintf(out, "| `%s` | %s ", k->name, types[k->type]);
+		md_cell(out, k->def && *k->def ? k->def : "(none)");
+		md_cell(out, range);
+		md_cell(out, k->help);
+		fputs("|\n", out);
 	}
 	fputc('\n', out);
 }

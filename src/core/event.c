@@ -185,7 +185,7 @@ static int compute_hash(const struct event *e, const uint8_t prev[EVENT_HASH_LEN
 
 int event_seal(struct event *e, const uint8_t prev[EVENT_HASH_LEN], struct buf *scratch)
 {
-	memcpy(e->prev, prev, EVENT_HASH_LEN);
+	memmove(e->prev, prev, EVENT_HASH_LEN);
 	return compute_hash(e, prev, scratch, e->hash);
 }
 

@@ -1,6 +1,7 @@
 /* mw.c -- error names and tiny helpers every module uses. */
 #include "core/mw.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,8 @@ int mw_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	/* strtoll would skip leading white space; the whole string must be the number. */
+	if (!s || !*s || isspace((unsigned char)*s))
 		return MW_ERR_INVALID;
 	errno = 0;
 	v = strtoll(s, &end, 10);

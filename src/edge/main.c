@@ -1,1 +1,351 @@
-int main(void) { return 0; }
+/* main.c -- mw-edge: the edge node daemon.
+ *
+ * Reads the config (file, then command-line overrides), opens the event
+ * store, and starts the parts around it in dependency order: the actions
+ * worker and the uplink (both fed from the store's append callback through
+ * one small dispatcher, since the store takes a single callback), the local
+ * API, and the simulated machine. Once the API listens, its TCP address is
+ * written to DATA_DIR/edge.addr (temp file + rename, so a reader never sees
+ * half of it). SIGINT and SIGTERM are taken synchronously by the main thread
+ * (sigwait), which then stops everything in reverse order and exits 0. */
+#include "core/http.h"
+#include "core/log.h"
+#include "edge/actions.h"
+#include "edge/api.h"
+#include "edge/config.h"
+#include "edge/store.h"
+#include "edge/uplink.h"
+#include "sensors/sensors.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXIT_CONFIG 2
+
+struct edge {
+	struct edge_config cfg;
+	struct store *store;
+	struct actions *actions;
+	struct uplink *uplink;
+	struct api *api;
+	struct sim *sim;
+	uint64_t appended;
+	char addr_path[EDGE_PATH_MAX + 16];
+};
+
+static const char usage[] =
+	"Usage: mw-edge [run] [options]\n"
+	"\n"
+	"The Millwright edge daemon: stores every event durably on local disk, fires\n"
+	"local actions (webhook, command) on alarms, forwards events to the hub when\n"
+	"it can, and serves a local API for producers.\n"
+	"\n"
+	"Options:\n"
+	"  --config FILE       read settings from a YAML file\n"
+	"  --data-dir DIR      same as --set data_dir=DIR\n"
+	"  --listen ADDR       same as --set api.listen=ADDR (host:port, port 0 = any)\n"
+	"  --log-level L       debug, info, warn or error\n"
+	"  --set KEY=VALUE     set any config key (repeatable; wins over the file)\n"
+	"  --help              this text\n"
+	"  --help-config       every config key with its default and range (Markdown)\n"
+	"  --version           print the version\n"
+	"\n"
+	"Example config (edge.yaml):\n"
+	"  node:\n"
+	"    id: line1-edge\n"
+	"  data_dir: /var/lib/mw-edge\n"
+	"  uplink:\n"
+	"    hub_url: http://hub.plant.local:7800\n"
+	"    token: the-token-the-hub-has-for-line1-edge\n"
+	"  actions:\n"
+	"    webhook: http://andon.plant.local/alarm\n"
+	"    min_severity: alarm\n"
+	"  sim:\n"
+	"    enabled: true          # a simulated machine, to try things out\n"
+	"\n"
+	"Then: mw-edge --config edge.yaml\n"
+	"Post an event: curl -H \"Authorization: Bearer $(cat /var/lib/mw-edge/api.token)\" \\\n"
+	"  -d '{\"source\":\"line1/temp\",\"kind\":\"sensor.reading\",\"severity\":\"info\",\n"
+	"       \"attrs\":{\"value\":21.5}}' http://127.0.0.1:7801/v1/events\n";
+
+/* ---- configuration ---- */
+
+static int set_override(struct edge_config *c, const char *opt, const char *key, const char *value)
+{
+	char err[512];
+	if (config_set(edge_config_keys, c, key, value, err, sizeof(err)) == MW_OK)
+		return MW_OK;
+	fprintf(stderr, "mw-edge: %s: %s\n", opt, err);
+	return MW_ERR_INVALID;
+}
+
+static int apply_set(struct edge_config *c, const char *kv)
+{
+	char key[128];
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+		fprintf(stderr,
+			"mw-edge: --set %s: expected KEY=VALUE (see mw-edge --help-config)\n", kv);
+		return MW_ERR_INVALID;
+	}
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	return set_override(c, "--set", key, eq + 1);
+}
+
+/* Returns 0 to run, a process exit code + 1 to exit at once. */
+static int parse_args(int argc, char **argv, struct edge_config *c)
+{
+	const char *config = NULL;
+	char err[512];
+	int i;
+
+	for (i = 1; i < argc; i++) { /* first pass: what ends at once, and the file */
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			return fputs(usage, stdout), 1;
+		if (strcmp(a, "--help-config") == 0)
+			return config_write_docs(edge_config_keys, "mw-edge configuration", stdout),
+			       1;
+		if (strcmp(a, "--version") == 0)
+			return printf("mw-edge %s\n", MW_VERSION), 1;
+		if (strcmp(a, "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+	}
+	if (config && config_load_file(edge_config_keys, c, config, err, sizeof(err))) {
+		fprintf(stderr, "mw-edge: %s\n", err);
+		return EXIT_CONFIG + 1;
+	}
+	for (i = 1; i < argc; i++) { /* second pass: overrides, in order */
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = MW_OK;
+		if (i == 1 && strcmp(a, "run") == 0)
+			continue;
+		if (!v &&
+		    (!strcmp(a, "--config") || !strcmp(a, "--data-dir") || !strcmp(a, "--listen") ||
+		     !strcmp(a, "--log-level") || !strcmp(a, "--set"))) {
+			fprintf(stderr, "mw-edge: %s: needs a value (see mw-edge --help)\n", a);
+			return EXIT_CONFIG + 1;
+		}
+		if (strcmp(a, "--config") == 0)
+			i++;
+		else if (strcmp(a, "--data-dir") == 0)
+			rc = set_override(c, a, "data_dir", argv[++i]);
+		else if (strcmp(a, "--listen") == 0)
+			rc = set_override(c, a, "api.listen", argv[++i]);
+		else if (strcmp(a, "--log-level") == 0)
+			rc = set_override(c, a, "log.level", argv[++i]);
+		else if (strcmp(a, "--set") == 0)
+			rc = apply_set(c, argv[++i]);
+		else {
+			fprintf(stderr, "mw-edge: '%s': unknown argument (see mw-edge --help)\n",
+				a);
+			return EXIT_CONFIG + 1;
+		}
+		if (rc)
+			return EXIT_CONFIG + 1;
+	}
+	if (edge_config_check(c, err, sizeof(err))) {
+		fprintf(stderr, "mw-edge: %s%s%s\n", config ? config : "", config ? ": " : "", err);
+		return EXIT_CONFIG + 1;
+	}
+	return 0;
+}
+
+/* ---- wiring ---- */
+
+static void on_append(const struct event *events, size_t n, void *arg)
+{
+	struct edge *e = arg;
+	__atomic_add_fetch(&e->appended, n, __ATOMIC_RELAXED);
+	if (e->actions)
+		actions_on_append(events, n, e->actions);
+	if (e->uplink)
+		uplink_wake(e->uplink);
+}
+
+static int sim_emit(struct event *events, size_t n, void *arg)
+{
+	struct edge *e = arg;
+	return store_append(e->store, events, n);
+}
+
+static int make_dir(const char *path)
+{
+	char p[EDGE_PATH_MAX];
+	mw_strlcpy(p, path, sizeof(p));
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0750) && errno != EEXIST)
+			break;
+		*s = '/';
+	}
+	if (mkdir(p, 0750) && errno != EEXIST) {
+		log_error("data_dir: cannot create %s: %s", path, strerror(errno));
+		return MW_ERR_IO;
+	}
+	return MW_OK;
+}
+
+static int write_addr(struct edge *e)
+{
+	char tmp[sizeof(e->addr_path) + 8];
+	FILE *f;
+
+	snprintf(e->addr_path, sizeof(e->addr_path), "%s/edge.addr", e->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", e->addr_path);
+	if (!*api_address(e->api)) {
+		unlink(e->addr_path); /* no TCP: no address, and none stale */
+		return MW_OK;
+	}
+	if (!(f = fopen(tmp, "w")) || fprintf(f, "%s\n", api_address(e->api)) < 0 || fclose(f) ||
+	    rename(tmp, e->addr_path)) {
+		log_error("cannot write %s: %s", e->addr_path, strerror(errno));
+		return MW_ERR_IO;
+	}
+	return MW_OK;
+}
+
+static int start_store(struct edge *e)
+{
+	char path[EDGE_PATH_MAX + 16];
+	struct store_options so = {
+		.path = path,
+		.node = e->cfg.node_id,
+		.sync = (enum store_sync)e->cfg.store_sync,
+		.quota_bytes = e->cfg.store_quota,
+	};
+	snprintf(path, sizeof(path), "%s/events.db", e->cfg.data_dir);
+	return store_open(&so, &e->store);
+}
+
+static int start_workers(struct edge *e)
+{
+	const struct edge_config *c = &e->cfg;
+	struct actions_options ao = {.webhook = c->webhook,
+				     .command = c->command,
+				     .min_severity = (enum severity)c->min_severity};
+	struct uplink_options uo = {
+		.node = c->node_id,
+		.hub_url = c->hub_url,
+		.token = c->uplink_token,
+		.batch_events = (size_t)c->batch_events,
+		.batch_bytes = (size_t)c->batch_bytes,
+		.compress = c->compress,
+		.backoff_min_ms = c->backoff_min_ms,
+		.backoff_max_ms = c->backoff_max_ms,
+		.timeout_ms = (long)c->uplink_timeout_ms,
+	};
+	int rc;
+
+	if ((rc = actions_new(&ao, &e->actions)) || (rc = actions_start(e->actions)))
+		return rc;
+	if (c->hub_url[0]) {
+		if ((rc = uplink_new(&uo, e->store, &e->uplink)) || (rc = uplink_start(e->uplink)))
+			return rc;
+	} else {
+		log_info("uplink off (uplink.hub_url is empty): events stay on this edge");
+	}
+	store_on_append(e->store, on_append, e);
+	return MW_OK;
+}
+
+static int start_front(struct edge *e)
+{
+	const struct edge_config *c = &e->cfg;
+	struct api_options ao = {
+		.listen = c->api_listen,
+		.socket_path = c->api_socket,
+		.token = c->api_token,
+		.max_body = (size_t)c->api_max_body,
+		.node = c->node_id,
+		.store = e->store,
+		.uplink = e->uplink,
+		.actions = e->actions,
+		.appended = &e->appended,
+	};
+	struct sim_options so = {
+		.machines = (int)c->sim_machines,
+		.interval_ns = c->sim_interval_ms * 1000000,
+		.seed = (uint64_t)c->sim_seed,
+	};
+	int rc;
+
+	if ((rc = api_start(&ao, &e->api)) || (rc = write_addr(e)))
+		return rc;
+	if (c->sim_enabled &&
+	    ((rc = sim_new(&so, sim_emit, e, &e->sim)) || (rc = sim_start(e->sim))))
+		return rc;
+	return MW_OK;
+}
+
+static void stop_all(struct edge *e)
+{
+	sim_free(e->sim);
+	api_free(e->api);
+	if (e->addr_path[0])
+		unlink(e->addr_path);
+	uplink_free(e->uplink);
+	actions_free(e->actions);
+	if (e->store)
+		store_close(e->store);
+}
+
+static int wait_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while (sigwait(&set, &sig) != 0)
+		;
+	return sig;
+}
+
+int main(int argc, char **argv)
+{
+	static struct edge e; /* large (config strings); not on the stack */
+	enum log_level lvl;
+	sigset_t set;
+	int rc;
+
+	log_set_program("mw-edge");
+	if (edge_config_defaults(&e.cfg))
+		return 1;
+	if ((rc = parse_args(argc, argv, &e.cfg)))
+		return rc - 1;
+	lvl = (enum log_level)e.cfg.log_level;
+	log_set_level(lvl);
+
+	/* Block the stop signals in every thread; main takes them with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (make_dir(e.cfg.data_dir) || edge_config_token(&e.cfg) || http_global_init() ||
+	    start_store(&e) || start_workers(&e) || start_front(&e)) {
+		log_error("mw-edge could not start; stopping");
+		stop_all(&e);
+		return 1;
+	}
+	log_info("mw-edge started node=%s version=%s data_dir=%s", e.cfg.node_id, MW_VERSION,
+		 e.cfg.data_dir);
+	int sig = wait_signal();
+	log_info("mw-edge stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	stop_all(&e);
+	http_global_cleanup();
+	log_info("mw-edge stopped");
+	return 0;
+}

@@ -1,0 +1,276 @@
+/* bench_hub.c -- ingest rate and idle memory of a real mw-hub process.
+ *
+ * Starts the mw-hub binary found next to this executable on a free
+ * loopback port with a fresh data dir, measures the resident memory of
+ * the idle process (VmRSS), then posts pre-built batches -- 1000 sealed
+ * events of about 256 canonical bytes each, zstd-compressed as the edge's
+ * uplink sends them -- one after the other over one keep-alive libcurl
+ * connection, and reports events stored per second. A second run has
+ * EDGES edges post at once (each one batch after the other, as an uplink
+ * does): the hub decodes and verifies their batches in parallel and only
+ * the store's commit is serialised, so this is the figure for a fleet.
+ * Every answer is
+ * checked (200 and the acked seq advancing), so a fast wrong hub cannot
+ * post a good figure. Building the batches is not timed. */
+#include "core/buf.h"
+#include "core/event.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define BATCHES 100      /* per edge */
+#define PER_BATCH 1000
+#define EDGES 4          /* edges posting at once in the second run */
+#define TOKEN "bench-token-%d-0123456789"
+
+struct batch {
+	void *z;
+	size_t len;
+};
+
+static int64_t now_ns(void) { return mw_mono_ns(); }
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_hub: %s\n", what);
+	exit(1);
+}
+
+/* One event of about 256 canonical bytes. */
+static void make_event(struct event *e, const char *node, uint64_t seq, const uint8_t *prev,
+		       struct buf *scratch)
+{
+	char attrs[256];
+
+	event_init(e);
+	mw_strlcpy(e->node, node, sizeof(e->node));
+	mw_strlcpy(e->source, "line1/press-04/temp", sizeof(e->source));
+	mw_strlcpy(e->kind, "sensor.threshold", sizeof(e->kind));
+	e->severity = seq % 50 ? SEV_INFO : SEV_ALARM;
+	e->seq = seq;
+	e->ts = 1764065676000000000 + (int64_t)seq * 1000000;
+	snprintf(attrs, sizeof(attrs),
+		 "{\"limit\":80.0,\"unit\":\"C\",\"value\":%" PRIu64 ".25,\"window\":\"%s\"}",
+		 60 + seq % 30, "rolling-mean-5s-of-channel-7-sampled-at-100Hz-xxxxxx");
+	if (event_set_attrs_text(e, attrs) || event_seal(e, prev, scratch))
+		die("cannot build an event");
+}
+
+static struct batch *build_batches(const char *node)
+{
+	struct batch *out = calloc(BATCHES, sizeof(*out));
+	uint8_t prev[EVENT_HASH_LEN] = {0};
+	struct buf json, scratch;
+	size_t canon_total = 0;
+	uint64_t seq = 0;
+
+	buf_init(&json, 64u << 20);
+	buf_init(&scratch, 1 << 20);
+	for (int b = 0; out && b < BATCHES; b++) {
+		buf_reset(&json);
+		if (buf_printf(&json, "{\"node\":\"%s\",\"events\":[", node))
+			die("buffer");
+		for (int i = 0; i < PER_BATCH; i++) {
+			struct event e;
+			make_event(&e, node, ++seq, prev, &scratch);
+			memcpy(prev, e.hash, EVENT_HASH_LEN);
+			if (b == 0)
+				canon_total += scratch.len - EVENT_HASH_LEN;
+			if ((i && buf_addc(&json, ',')) || event_to_wire(&e, &json))
+				die("buffer");
+			event_clear(&e);
+		}
+		if (buf_adds(&json, "]}"))
+			die("buffer");
+		out[b].z = malloc(ZSTD_compressBound(json.len));
+		out[b].len = ZSTD_compress(out[b].z, ZSTD_compressBound(json.len), json.data,
+					   json.len, 3);
+		if (ZSTD_isError(out[b].len))
+			die("zstd");
+		if (b == 0 && strcmp(node, "bench-0") == 0)
+			fprintf(stderr, "bench_hub: batch of %d events: %zu bytes JSON, %zu zstd, "
+				"%zu canonical bytes per event\n", PER_BATCH, json.len, out[b].len,
+				canon_total / PER_BATCH);
+	}
+	buf_free(&json);
+	buf_free(&scratch);
+	return out;
+}
+
+static pid_t start_hub(const char *dir, char *addr, size_t cap)
+{
+	char self[PATH_MAX], bin[PATH_MAX + 16], conf[PATH_MAX], path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *f;
+	pid_t pid;
+
+	if (n < 0)
+		die("cannot find myself");
+	self[n] = '\0';
+	snprintf(bin, sizeof(bin), "%s/mw-hub", dirname(self));
+	snprintf(conf, sizeof(conf), "%s/hub.yaml", dir);
+	if (!(f = fopen(conf, "w")))
+		die("cannot write the config");
+	fprintf(f, "listen: 127.0.0.1:0\ndata_dir: %s\nlog:\n  level: warn\nnodes:\n", dir);
+	for (int i = 0; i <= EDGES; i++)
+		fprintf(f, "  bench-%d: " TOKEN "\n", i, i);
+	fclose(f);
+	if ((pid = fork()) == 0) {
+		execl(bin, bin, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/hub.addr", dir);
+	for (int i = 0; i < 200; i++) { /* up to 10 s */
+		if ((f = fopen(path, "r"))) {
+			char *ok = fgets(addr, (int)cap, f);
+			fclose(f);
+			if (ok) {
+				addr[strcspn(addr, "\n")] = '\0';
+				return pid;
+			}
+		}
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	die("mw-hub did not start (is it built next to this bench?)");
+	return -1;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	return buf_add(arg, p, size * n) ? 0 : size * n;
+}
+
+struct poster {
+	const char *addr;
+	int edge;
+	struct batch *batches;
+	pthread_t tid;
+};
+
+/* Posts one edge's batches in order, each after the previous answer. */
+static void *post_all(void *arg)
+{
+	struct poster *p = arg;
+	const struct batch *batches = p->batches;
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdr = NULL;
+	struct buf ans;
+	char url[256], auth[128];
+
+	buf_init(&ans, 1 << 20);
+	snprintf(url, sizeof(url), "http://%s/v1/ingest", p->addr);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer " TOKEN, p->edge);
+	hdr = curl_slist_append(hdr, auth);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	hdr = curl_slist_append(hdr, "Content-Encoding: zstd");
+	hdr = curl_slist_append(hdr, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
+	for (int b = 0; b < BATCHES; b++) {
+		long status = 0;
+		json_t *j;
+		buf_reset(&ans);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, batches[b].z);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)batches[b].len);
+		if (curl_easy_perform(c) != CURLE_OK)
+			die("post failed");
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		j = json_loadb(ans.data ? ans.data : "", ans.len, 0, NULL);
+		if (status != 200 || json_integer_value(json_object_get(j, "acked")) !=
+					     (json_int_t)(b + 1) * PER_BATCH) {
+			fprintf(stderr, "bench_hub: batch %d: status %ld: %s\n", b, status,
+				ans.data ? ans.data : "");
+			die("the hub refused a batch");
+		}
+		json_decref(j);
+	}
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	buf_free(&ans);
+	return NULL;
+}
+
+/* Runs edges [first, first+n) at once; events stored per second. */
+static double run(const char *addr, struct poster *p, int first, int n)
+{
+	int64_t t0 = now_ns();
+	for (int i = first; i < first + n; i++)
+		if (pthread_create(&p[i].tid, NULL, post_all, &p[i]))
+			die("pthread_create");
+	for (int i = first; i < first + n; i++)
+		pthread_join(p[i].tid, NULL);
+	return (double)n * BATCHES * PER_BATCH / ((double)(now_ns() - t0) / 1e9);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/bench_hub.XXXXXX", addr[128], cmd[64], node[32];
+	struct poster p[EDGES + 1];
+	pid_t pid;
+	long idle;
+	double one, many;
+	int status;
+
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (int i = 0; i <= EDGES; i++) {
+		snprintf(node, sizeof(node), "bench-%d", i);
+		p[i] = (struct poster){addr, i, build_batches(node), 0};
+		if (!p[i].batches)
+			die("out of memory");
+	}
+	pid = start_hub(dir, addr, sizeof(addr));
+	usleep(300000);
+	idle = rss_kib(pid);
+	one = run(addr, p, 0, 1);
+	many = run(addr, p, 1, EDGES);
+	printf("bench hub.ingest %.0f events/s\n", one);
+	printf("bench hub.ingest.%dedges %.0f events/s\n", EDGES, many);
+	printf("bench hub.rss.idle %ld KiB\n", idle);
+	fflush(stdout);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "bench_hub: mw-hub did not exit cleanly on SIGTERM\n");
+	for (int i = 0; i <= EDGES; i++) {
+		for (int b = 0; b < BATCHES; b++)
+			free(p[i].batches[b].z);
+		free(p[i].batches);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_hub: could not remove %s\n", dir);
+	curl_global_cleanup();
+	return 0;
+}

@@ -1,0 +1,598 @@
+/* api.c -- the edge's local API over libmicrohttpd; see api.h.
+ *
+ * We bind both listening sockets ourselves and hand them to MHD
+ * (MHD_OPTION_LISTEN_SOCKET): that gives one code path for TCP and the unix
+ * socket, lets port 0 pick a free port whose number we can read back, and
+ * lets us set the socket file's mode. Each socket gets its own MHD daemon
+ * with a small thread pool; both use the same handler.
+ *
+ * A POST is checked (route, method, token, declared length) before its body
+ * is read, so a wrong token or an oversized body costs nothing. The body
+ * is then gathered into a capped buffer and handled at the last callback:
+ * every event is parsed and validated first, and only then are all of them
+ * appended with one store_append() call, so a request is all or nothing and
+ * the 201 means durable. */
+#include "edge/api.h"
+
+#include "core/buf.h"
+#include "core/event.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define POOL_TCP 4
+#define POOL_UNIX 2
+#define CONN_TIMEOUT_S 30
+#define ERR_MAX 512
+
+struct api {
+	struct api_options opt;
+	char *token, *node, *socket_path;
+	uint8_t token_hash[SHA256_DIGEST_LENGTH];
+	struct MHD_Daemon *tcp, *unix_d;
+	char address[128];
+};
+
+struct request {
+	struct buf body;
+	bool too_big;
+};
+
+enum route { R_NONE, R_EVENTS, R_STATUS, R_HEALTH, R_METRICS };
+
+/* ---- answers ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			     char *body, size_t len, const char *allow)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *j,
+				  const char *allow)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	size_t n = strlen(text);
+	char *body = realloc(text, n + 2);
+	if (!body) {
+		free(text);
+		return MHD_NO;
+	}
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	return reply(c, status, "application/json", body, n + 1, allow);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *allow,
+				   const char *fmt, ...) MW_PRINTF(4, 5);
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *allow,
+				   const char *fmt, ...)
+{
+	char msg[ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		log_warn("api answer status=%u err=\"%s\"", status, msg);
+	else
+		log_debug("api answer status=%u err=\"%s\"", status, msg);
+	return reply_json(c, status, json_pack("{s:s}", "error", msg), allow);
+}
+
+/* ---- POST /v1/events ---- */
+
+/* Finds the list of events in the body; *prefix tells how to name them. */
+static const json_t *event_list(const json_t *root, bool *single, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	*single = false;
+	if (json_is_array(root))
+		return root;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen,
+			 "body: must be an event object, an array of events or "
+			 "{\"events\": [...]}");
+		return NULL;
+	}
+	if (!json_object_get(root, "events")) {
+		*single = true;
+		return root;
+	}
+	json_object_foreach((json_t *)root, key, v)
+	{
+		if (strcmp(key, "events") != 0) {
+			snprintf(err, errlen,
+				 "%.64s: unknown field (a batch is {\"events\": [...]})", key);
+			return NULL;
+		}
+	}
+	v = json_object_get(root, "events");
+	if (!json_is_array(v)) {
+		snprintf(err, errlen, "events: must be an array of events");
+		return NULL;
+	}
+	return v;
+}
+
+static int parse_events(const json_t *root, struct event **out, size_t *n, char *err, size_t errlen)
+{
+	char e1[ERR_MAX - 32];
+	bool single;
+	const json_t *list = event_list(root, &single, err, errlen);
+	struct event *ev;
+	size_t count;
+
+	if (!list)
+		return MW_ERR_INVALID;
+	count = single ? 1 : json_array_size(list);
+	if (count == 0) {
+		snprintf(err, errlen, "events: empty; send at least one event");
+		return MW_ERR_INVALID;
+	}
+	if (!(ev = calloc(count, sizeof(*ev))))
+		return MW_ERR_NOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const json_t *o = single ? list : json_array_get(list, i);
+		int rc;
+		if (!single && !json_is_object(o)) {
+			snprintf(err, errlen, "events[%zu]: must be a JSON object", i);
+			rc = MW_ERR_INVALID;
+		} else if ((rc = event_from_json(o, EVENT_FORM_LOCAL, &ev[i], e1, sizeof(e1)))) {
+			if (single)
+				snprintf(err, errlen, "%s", e1);
+			else
+				snprintf(err, errlen, "events[%zu].%s", i, e1);
+		}
+		if (rc) {
+			for (size_t k = 0; k < i; k++)
+				event_clear(&ev[k]);
+			free(ev);
+			return rc;
+		}
+	}
+	*out = ev;
+	*n = count;
+	return MW_OK;
+}
+
+static enum MHD_Result post_events(struct api *a, struct MHD_Connection *c, struct request *rq)
+{
+	char err[ERR_MAX];
+	json_error_t je;
+	struct event *ev = NULL;
+	size_t n = 0;
+	enum MHD_Result ret;
+	int rc;
+	json_t *root = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je);
+
+	if (!root)
+		return reply_error(c, 400, NULL, "body: invalid JSON at line %d column %d: %s",
+				   je.line, je.column, je.text);
+	rc = parse_events(root, &ev, &n, err, sizeof(err));
+	json_decref(root);
+	if (rc == MW_ERR_NOMEM)
+		return reply_error(c, 503, NULL, "out of memory; retry later");
+	if (rc)
+		return reply_error(c, rc == MW_ERR_TOOBIG ? 413 : 400, NULL, "%s", err);
+	rc = store_append(a->opt.store, ev, n);
+	if (rc == MW_OK)
+		ret = reply_json(c, 201,
+				 json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)n, "first_seq",
+					   (json_int_t)ev[0].seq, "last_seq",
+					   (json_int_t)ev[n - 1].seq),
+				 NULL);
+	else if (rc == MW_ERR_INVALID)
+		ret = reply_error(c, 400, NULL, "events: refused by the store: %s",
+				  mw_strerror(rc));
+	else
+		ret = reply_error(c, 503, NULL,
+				  "store: cannot append now (%s); nothing was "
+				  "appended, retry later",
+				  mw_strerror(rc));
+	for (size_t i = 0; i < n; i++)
+		event_clear(&ev[i]);
+	free(ev);
+	return ret;
+}
+
+/* ---- GET routes ---- */
+
+static enum MHD_Result get_status(struct api *a, struct MHD_Connection *c)
+{
+	struct store_stats st;
+	struct uplink_stats us;
+	int rc = store_stats(a->opt.store, &st);
+
+	if (rc)
+		return reply_error(c, 503, NULL, "store: cannot read its state (%s)",
+				   mw_strerror(rc));
+	if (a->opt.uplink)
+		uplink_stats(a->opt.uplink, &us);
+	return reply_json(c, 200,
+			  json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "node", a->node,
+				    "last_seq", (json_int_t)st.last_seq, "acked_seq",
+				    (json_int_t)st.acked_seq, "unsent", (json_int_t)st.unsent,
+				    "stored", (json_int_t)st.stored, "dropped",
+				    (json_int_t)st.dropped, "pruned", (json_int_t)st.pruned,
+				    "bytes_used", (json_int_t)st.bytes_used, "hub",
+				    a->opt.uplink ? uplink_state_name(us.state) : "disabled"),
+			  NULL);
+}
+
+static int metric(struct buf *b, const char *name, const char *type, const char *help,
+		  unsigned long long v)
+{
+	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+			  v);
+}
+
+static int write_metrics(struct api *a, const struct store_stats *st, struct buf *b)
+{
+	struct uplink_stats us = {0};
+	struct actions_stats as = {0};
+	int rc = 0;
+
+	if (a->opt.uplink)
+		uplink_stats(a->opt.uplink, &us);
+	if (a->opt.actions)
+		actions_stats(a->opt.actions, &as);
+	rc |= metric(b, "mw_edge_events_appended_total", "counter",
+		     "Events appended to the store since the edge started.",
+		     a->opt.appended ? __atomic_load_n(a->opt.appended, __ATOMIC_RELAXED) : 0);
+	rc |= metric(b, "mw_edge_events_unsent", "gauge",
+		     "Events stored and not yet acknowledged by the hub.", st->unsent);
+	rc |= metric(b, "mw_edge_events_dropped_total", "counter",
+		     "Unsent events deleted by the quota policy.", st->dropped);
+	rc |= metric(b, "mw_edge_events_pruned_total", "counter",
+		     "Sent events deleted to make room.", st->pruned);
+	rc |= metric(b, "mw_edge_store_bytes", "gauge", "Bytes the event store uses.",
+		     st->bytes_used > 0 ? (unsigned long long)st->bytes_used : 0);
+	rc |= metric(b, "mw_edge_uplink_batches_total", "counter", "Batches the hub accepted.",
+		     us.batches);
+	rc |= metric(b, "mw_edge_uplink_events_sent_total", "counter",
+		     "Events in batches the hub accepted.", us.events_sent);
+	rc |= metric(b, "mw_edge_uplink_errors_total", "counter",
+		     "Failed sends to the hub (network, 4xx, 5xx).", us.errors);
+	rc |= metric(b, "mw_edge_uplink_acked_seq", "gauge", "Highest seq the hub acknowledged.",
+		     st->acked_seq);
+	rc |= buf_printf(b,
+			 "# HELP mw_edge_actions_total Local actions run, by result.\n"
+			 "# TYPE mw_edge_actions_total counter\n"
+			 "mw_edge_actions_total{result=\"ok\"} %llu\n"
+			 "mw_edge_actions_total{result=\"failed\"} %llu\n"
+			 "mw_edge_actions_total{result=\"dropped\"} %llu\n",
+			 (unsigned long long)as.ok, (unsigned long long)as.failed,
+			 (unsigned long long)as.dropped);
+	return rc ? MW_ERR_NOMEM : MW_OK;
+}
+
+static enum MHD_Result get_metrics(struct api *a, struct MHD_Connection *c)
+{
+	struct store_stats st;
+	struct buf b;
+	int rc = store_stats(a->opt.store, &st);
+
+	if (rc)
+		return reply_error(c, 503, NULL, "store: cannot read its state (%s)",
+				   mw_strerror(rc));
+	buf_init(&b, 64 * 1024);
+	if (write_metrics(a, &st, &b)) {
+		buf_free(&b);
+		return reply_error(c, 503, NULL, "metrics: out of memory");
+	}
+	size_t len = b.len;
+	return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf_take(&b, NULL), len,
+		     NULL);
+}
+
+/* ---- dispatch ---- */
+
+static enum route find_route(const char *url, const char **want)
+{
+	static const struct {
+		const char *path, *method;
+		enum route r;
+	} routes[] = {
+		{"/v1/events", "POST", R_EVENTS},
+		{"/v1/status", "GET", R_STATUS},
+		{"/healthz", "GET", R_HEALTH},
+		{"/metrics", "GET", R_METRICS},
+	};
+	for (size_t i = 0; i < MW_ARRAY_LEN(routes); i++) {
+		if (strcmp(url, routes[i].path) == 0) {
+			*want = routes[i].method;
+			return routes[i].r;
+		}
+	}
+	return R_NONE;
+}
+
+static bool authorized(struct api *a, struct MHD_Connection *c)
+{
+	const char *h =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t got[SHA256_DIGEST_LENGTH];
+
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	/* Hash both sides so the comparison takes the same time whatever the length. */
+	SHA256((const unsigned char *)h + 7, strlen(h + 7), got);
+	return CRYPTO_memcmp(got, a->token_hash, sizeof(got)) == 0;
+}
+
+static bool body_over(struct api *a, struct MHD_Connection *c)
+{
+	const char *cl =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int64_t n;
+	return cl && mw_parse_i64(cl, 0, INT64_MAX, &n) == MW_OK && (uint64_t)n > a->opt.max_body;
+}
+
+/* The first call for a request: everything that can be refused unread. */
+static enum MHD_Result first_call(struct api *a, struct MHD_Connection *c, const char *url,
+				  const char *method, void **con_cls)
+{
+	const char *want = NULL;
+	enum route r = find_route(url, &want);
+	struct request *rq;
+
+	if (r == R_NONE)
+		return reply_error(c, 404, NULL,
+				   "%.200s: no such path (try /v1/events, /v1/status, "
+				   "/healthz, /metrics)",
+				   url);
+	if (strcmp(method, want) != 0 && !(strcmp(method, "HEAD") == 0 && strcmp(want, "GET") == 0))
+		return reply_error(c, 405, want, "%s %.200s: method not allowed (use %s)", method,
+				   url, want);
+	if (r == R_HEALTH)
+		return reply_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
+	if (!authorized(a, c))
+		return reply_error(c, 401, NULL,
+				   "authorization: missing or wrong bearer token (see api.token)");
+	if (r == R_STATUS)
+		return get_status(a, c);
+	if (r == R_METRICS)
+		return get_metrics(a, c);
+	if (body_over(a, c))
+		return reply_error(c, 413, NULL, "body: larger than api.max_body (%zu bytes)",
+				   a->opt.max_body);
+	if (!(rq = calloc(1, sizeof(*rq))))
+		return MHD_NO;
+	buf_init(&rq->body, a->opt.max_body);
+	*con_cls = rq;
+	return MHD_YES;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct request *rq = *con_cls;
+
+	if (!rq)
+		return first_call(a, c, url, method, con_cls);
+	if (*upload_data_size) {
+		if (!rq->too_big && buf_add(&rq->body, upload_data, *upload_data_size))
+			rq->too_big = true; /* keep reading, answer at the end */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return reply_error(c, 413, NULL, "body: larger than api.max_body (%zu bytes)",
+				   a->opt.max_body);
+	return post_events(a, c, rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *con_cls;
+	if (rq) {
+		buf_free(&rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+/* ---- sockets ---- */
+
+static int split_hostport(const char *s, char *host, size_t hcap, char *port, size_t pcap)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+
+	if (!colon || !colon[1])
+		return MW_ERR_INVALID;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hcap || strlen(colon + 1) >= pcap)
+		return MW_ERR_INVALID;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	return mw_strlcpy(port, colon + 1, pcap);
+}
+
+static int bind_tcp(const char *listen_at, int *fd_out, char *addr, size_t addrcap)
+{
+	char host[96], port[16], ip[INET6_ADDRSTRLEN];
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = -1, one = 1, rc = MW_ERR_IO, g;
+
+	if (split_hostport(listen_at, host, sizeof(host), port, sizeof(port))) {
+		log_error("api.listen: '%s' is not host:port", listen_at);
+		return MW_ERR_INVALID;
+	}
+	if ((g = getaddrinfo(host, port, &hints, &ai))) {
+		log_error("api.listen: '%s': %s", listen_at, gai_strerror(g));
+		return MW_ERR_INVALID;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		log_error("api.listen: cannot listen on %s: %s", listen_at, strerror(errno));
+		goto out;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(addr, addrcap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(addr, addrcap, "%s:%u", ip, ntohs(s4->sin_port));
+	}
+	*fd_out = fd;
+	fd = -1;
+	rc = MW_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
+static int bind_unix(const char *path, int *fd_out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (mw_strlcpy(sa.sun_path, path, sizeof(sa.sun_path))) {
+		log_error("api.socket: '%s' is longer than %zu bytes", path,
+			  sizeof(sa.sun_path) - 1);
+		return MW_ERR_INVALID;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("api.socket: '%s' exists and is not a socket; not removing it",
+				  path);
+			return MW_ERR_INVALID;
+		}
+		unlink(path); /* stale, from a previous run */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
+	    listen(fd, 128)) {
+		log_error("api.socket: cannot listen on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return MW_ERR_IO;
+	}
+	*fd_out = fd;
+	return MW_OK;
+}
+
+static struct MHD_Daemon *serve(struct api *a, int fd, unsigned pool)
+{
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, a,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, pool,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_END);
+	if (!d) {
+		log_error("api cannot start the HTTP server");
+		close(fd);
+	}
+	return d;
+}
+
+int api_start(const struct api_options *opt, struct api **out)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	int fd, rc = MW_ERR_NOMEM;
+
+	if (!a)
+		return MW_ERR_NOMEM;
+	a->opt = *opt;
+	a->token = strdup(opt->token);
+	a->node = strdup(opt->node);
+	a->socket_path = strdup(opt->socket_path ? opt->socket_path : "");
+	if (!a->token || !a->node || !a->socket_path)
+		goto fail;
+	a->opt.token = a->token;
+	a->opt.node = a->node;
+	SHA256((const unsigned char *)a->token, strlen(a->token), a->token_hash);
+	if (opt->listen && *opt->listen) {
+		if ((rc = bind_tcp(opt->listen, &fd, a->address, sizeof(a->address))))
+			goto fail;
+		rc = MW_ERR_IO;
+		if (!(a->tcp = serve(a, fd, POOL_TCP)))
+			goto fail;
+	}
+	if (*a->socket_path) {
+		if ((rc = bind_unix(a->socket_path, &fd)))
+			goto fail;
+		rc = MW_ERR_IO;
+		if (!(a->unix_d = serve(a, fd, POOL_UNIX)))
+			goto fail;
+	}
+	log_info("api listening tcp=%s socket=%s", *a->address ? a->address : "-",
+		 *a->socket_path ? a->socket_path : "-");
+	*out = a;
+	return MW_OK;
+fail:
+	api_free(a);
+	return rc;
+}
+
+const char *api_address(const struct api *a) { return a->address; }
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->tcp)
+		MHD_stop_daemon(a->tcp);
+	if (a->unix_d) {
+		MHD_stop_daemon(a->unix_d);
+		unlink(a->socket_path);
+	}
+	free(a->token);
+	free(a->node);
+	free(a->socket_path);
+	free(a);
+}

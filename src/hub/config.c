@@ -1,0 +1,101 @@
+/* config.c -- the hub's key table and the checks that span keys.
+ *
+ * The table is the single source of truth for names, types, defaults and
+ * help: docs/configuration.md is generated from it with --help-config. */
+#include "hub/config.h"
+
+#include "core/event.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HC(f) offsetof(struct hub_config, f)
+
+const struct config_key hub_config_keys[] = {
+	{"listen", CONF_STRING, HC(listen), sizeof(((struct hub_config *)0)->listen), 0, 0,
+	 "127.0.0.1:7800", NULL,
+	 "address the HTTP API listens on, host:port; port 0 picks a free one (see DATA_DIR/hub.addr)"},
+	{"data_dir", CONF_STRING, HC(data_dir), sizeof(((struct hub_config *)0)->data_dir), 0, 0,
+	 "/var/lib/mw-hub", NULL, "directory of the database (hub.db) and hub.addr; created when missing"},
+	{"log.level", CONF_ENUM, HC(log_level), 0, 0, 0, "info", "debug|info|warn|error",
+	 "lowest level of log lines written to stderr"},
+	{"max_body", CONF_SIZE, HC(max_body), 0, 1024, (int64_t)1 << 30, "16M", NULL,
+	 "largest request body accepted, compressed and decompressed (413 above)"},
+	{"nodes", CONF_MAP, HC(nodes), 0, 0, 0, NULL, NULL,
+	 "edge nodes allowed to send events: node id -> ingest token (Bearer)"},
+	{"api.token", CONF_STRING, HC(api_token), sizeof(((struct hub_config *)0)->api_token), 0, 0,
+	 NULL, NULL, "when set, the query endpoints (/v1/events, /v1/nodes) need this Bearer token"},
+	CONFIG_END,
+};
+
+int hub_config_init(struct hub_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	return config_defaults(hub_config_keys, c);
+}
+
+void hub_config_free(struct hub_config *c) { config_free(hub_config_keys, c); }
+
+int hub_config_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	int64_t p;
+	size_t n;
+
+	if (!colon || colon == s || mw_parse_i64(colon + 1, 0, 65535, &p))
+		return MW_ERR_INVALID;
+	n = (size_t)(colon - s);
+	if (n >= hostlen)
+		return MW_ERR_INVALID;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return MW_OK;
+}
+
+static int check_nodes(const struct config_map *m, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const char *id = m->names[i];
+		if (!event_id_valid(id)) {
+			snprintf(err, errlen, "nodes.%.64s: a node id is 1 to %d characters from "
+				 "A-Z a-z 0-9 . _ : / -", id, EVENT_ID_MAX);
+			return MW_ERR_INVALID;
+		}
+		if (strcmp(id, HUB_NODE_SELF) == 0) {
+			snprintf(err, errlen, "nodes.%s: the id '%s' is reserved for the hub's own "
+				 "events", id, HUB_NODE_SELF);
+			return MW_ERR_INVALID;
+		}
+		if (strlen(m->values[i]) < 8) {
+			snprintf(err, errlen, "nodes.%s: the token must be at least 8 characters", id);
+			return MW_ERR_INVALID;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(m->values[i], m->values[j]) == 0) {
+				snprintf(err, errlen, "nodes.%s: same token as nodes.%s; each node "
+					 "needs its own", id, m->names[j]);
+				return MW_ERR_INVALID;
+			}
+		}
+	}
+	return MW_OK;
+}
+
+int hub_config_check(const struct hub_config *c, char *err, size_t errlen)
+{
+	char host[128];
+	uint16_t port;
+
+	if (hub_config_parse_listen(c->listen, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "listen: '%.100s' is not host:port (like 127.0.0.1:7800)",
+			 c->listen);
+		return MW_ERR_INVALID;
+	}
+	if (!c->data_dir[0]) {
+		snprintf(err, errlen, "data_dir: must not be empty");
+		return MW_ERR_INVALID;
+	}
+	return check_nodes(&c->nodes, err, errlen);
+}

@@ -1,0 +1,116 @@
+/* db.h -- the hub's storage interface, so backends can be swapped.
+ *
+ * The hub talks to its store only through struct db_ops: SQLite now
+ * (db_sqlite.c, one process), PostgreSQL later (several hub processes).
+ * What the interface promises:
+ *
+ * - Writes happen between begin() and commit()/rollback() on one writer;
+ *   the caller serialises writers (one lock per hub process; a PostgreSQL
+ *   backend would also lock the node's row in node_get()).
+ * - insert_event() is idempotent on (node, seq): it reports whether the
+ *   row is new, and never replaces a stored event.
+ * - Readers (query, nodes_list, counters) are safe from any thread at any
+ *   time and see only committed data.
+ *
+ * Everything a backend allocates for the caller is freed with the free
+ * functions below. */
+#ifndef MW_HUB_DB_H
+#define MW_HUB_DB_H
+
+#include "core/event.h"
+#include "core/mw.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Why an event was flagged by the chain check (a bit set; 0 = verified). */
+enum db_flag {
+	DB_FLAG_ALTERED = 1,
+	DB_FLAG_LINKAGE = 2,
+	DB_FLAG_LATE = 4, /* arrived after the hub had moved past its seq (a gap) */
+};
+
+/* Per-node chain state and totals. */
+struct db_node {
+	char node[EVENT_ID_MAX + 1];
+	uint64_t acked_seq;                  /* highest contiguous seq, verified */
+	uint8_t acked_hash[EVENT_HASH_LEN];  /* hash of seq acked_seq (or a range's last) */
+	uint64_t events;                     /* events stored */
+	uint64_t breaks;                     /* chain breaks recorded */
+	int64_t last_seen;                   /* ns: last batch accepted; 0 = never */
+};
+
+/* A declared drop range (docs/protocol.md, "Drops by policy"). */
+struct db_drop {
+	uint64_t from, to;
+	uint8_t prev[EVENT_HASH_LEN];
+	uint8_t last[EVENT_HASH_LEN];
+	char reason[32];
+};
+
+/* Filters of GET /v1/events; a NULL string or has_* false means "any". */
+struct db_query {
+	const char *node, *source, *kind;
+	int min_severity;      /* enum severity, or -1 */
+	bool has_since, has_until;
+	int64_t since, until;  /* ts, ns, inclusive */
+	int64_t after;         /* cursor: row id; 0 = from the start */
+	unsigned limit;        /* 1..1000 */
+};
+
+/* One page of results: events in id order, ids[i] the row id of events[i]. */
+struct db_page {
+	struct event *events;
+	int64_t *ids;
+	size_t n;
+	bool more; /* rows remain after the last one */
+};
+
+struct db_counters {
+	uint64_t events; /* rows in the events table, every node */
+	uint64_t nodes;  /* edge nodes known (the hub's own node not counted) */
+};
+
+struct db;
+
+struct db_ops {
+	const char *name;
+	/* Opens (creating when missing) the store under dir. */
+	int (*open)(const char *dir, struct db **out);
+	void (*close)(struct db *db);
+
+	int (*begin)(struct db *db);
+	int (*commit)(struct db *db);
+	void (*rollback)(struct db *db);
+
+	/* Writer calls, inside a transaction. */
+	int (*insert_event)(struct db *db, const struct event *e, int flags, bool *is_new);
+	/* MW_ERR_NOTFOUND when absent. out must be cleared by the caller. */
+	int (*get_event)(struct db *db, const char *node, uint64_t seq, struct event *out,
+			 int *flags);
+	/* A node never seen yet reads as all zeros with its name: not an error. */
+	int (*node_get)(struct db *db, const char *node, struct db_node *out);
+	int (*node_put)(struct db *db, const struct db_node *n);
+	/* Idempotent on (node, from). */
+	int (*drop_put)(struct db *db, const char *node, const struct db_drop *d);
+	/* Drops of node with to > after, by from; free(*out). */
+	int (*drops_get)(struct db *db, const char *node, uint64_t after, struct db_drop **out,
+			 size_t *n);
+
+	/* Reader calls, any thread. */
+	int (*query)(struct db *db, const struct db_query *q, struct db_page *out);
+	/* Every node, by id; free(*out). */
+	int (*nodes_list)(struct db *db, struct db_node **out, size_t *n);
+	int (*counters)(struct db *db, struct db_counters *out);
+};
+
+/* Every backend's handle starts with this. */
+struct db {
+	const struct db_ops *ops;
+};
+
+extern const struct db_ops db_sqlite_ops;
+
+void db_page_free(struct db_page *p);
+
+#endif

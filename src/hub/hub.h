@@ -1,0 +1,60 @@
+/* hub.h -- the running hub: its settings, store, credentials and counters.
+ *
+ * One struct hub is shared by every request thread. What changes at run
+ * time is either behind write_lock (the store's single writer) or an
+ * atomic counter; the rest is read-only after hub_open(). */
+#ifndef MW_HUB_HUB_H
+#define MW_HUB_HUB_H
+
+#include "core/event.h"
+#include "hub/chain.h"
+#include "hub/config.h"
+#include "hub/db.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* Why a batch was refused: the label of mw_hub_batches_rejected_total. */
+enum hub_reject {
+	REJ_AUTH,      /* 401 */
+	REJ_FORBIDDEN, /* 403 */
+	REJ_TOO_LARGE, /* 413 */
+	REJ_ENCODING,  /* 415 */
+	REJ_INVALID,   /* 400 */
+	REJ_STORE,     /* 503 */
+	REJ_COUNT
+};
+
+struct hub_metrics {
+	atomic_uint_fast64_t events_ingested, events_duplicate, batches, ingest_bytes;
+	atomic_uint_fast64_t rejected[REJ_COUNT];
+	atomic_uint_fast64_t breaks[CHAIN_REASONS];
+};
+
+struct hub {
+	const struct hub_config *cfg;
+	struct db *db;
+	pthread_mutex_t write_lock; /* one writer at a time (db.h) */
+	struct hub_metrics m;
+	int64_t started_ns;         /* wall clock, for process_start_time_seconds */
+	int64_t started_mono;
+	uint8_t (*node_digests)[EVENT_HASH_LEN]; /* SHA-256 of each nodes.* token */
+	bool api_token_set;
+	uint8_t api_digest[EVENT_HASH_LEN];
+};
+
+const char *hub_reject_name(enum hub_reject r);
+
+/* Opens the store under cfg->data_dir with the given backend. */
+int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *backend)
+	MW_MUST_CHECK;
+void hub_close(struct hub *h);
+
+/* The node whose ingest token this is (constant time over all nodes), or
+ * NULL. */
+const char *hub_node_for_token(const struct hub *h, const char *token);
+/* True when no api.token is set or the token matches it (constant time). */
+bool hub_api_token_ok(const struct hub *h, const char *token);
+
+#endif
