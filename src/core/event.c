@@ -7,9 +7,8 @@
  * canonical, so writing it is a handful of memcpy calls: cheap enough to
  * run on every append. */
 #include "core/event.h"
+#include "core/hash.h"
 
-#include <inttypes.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,21 +151,42 @@ out:
 	return rc;
 }
 
+/* Writes v in decimal at the end of p (which must hold 21 bytes); returns
+ * the start. Faster than snprintf, which showed in the append profile. */
+static char *u64_dec(uint64_t v, char *end)
+{
+	char *p = end;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
 int event_canon(const struct event *e, struct buf *out)
 {
-	char num[48];
-	int rc, n;
+	char seq[24], ts[24], *sp, *tp;
+	size_t seq_len, ts_len;
+	int rc;
 
-	if ((rc = buf_adds(out, "{\"node\":\"")) || (rc = buf_adds(out, e->node)))
+	sp = u64_dec(e->seq, seq + sizeof(seq));
+	seq_len = (size_t)(seq + sizeof(seq) - sp);
+	/* ts is never negative on the wire (event_from_json refuses it). */
+	tp = u64_dec(e->ts < 0 ? 0 : (uint64_t)e->ts, ts + sizeof(ts));
+	ts_len = (size_t)(ts + sizeof(ts) - tp);
+	if ((rc = buf_reserve(out, 160 + strlen(e->attrs ? e->attrs : "{}") +
+					 strlen(e->blobs ? e->blobs : "[]"))))
 		return rc;
-	n = snprintf(num, sizeof(num), "\",\"seq\":%" PRIu64 ",\"ts\":%" PRId64, e->seq, e->ts);
-	if ((rc = buf_add(out, num, (size_t)n)) || (rc = buf_adds(out, ",\"source\":\"")) ||
-	    (rc = buf_adds(out, e->source)) || (rc = buf_adds(out, "\",\"kind\":\"")) ||
-	    (rc = buf_adds(out, e->kind)) || (rc = buf_adds(out, "\",\"severity\":\"")) ||
+	if ((rc = buf_add(out, "{\"node\":\"", 9)) || (rc = buf_adds(out, e->node)) ||
+	    (rc = buf_add(out, "\",\"seq\":", 8)) || (rc = buf_add(out, sp, seq_len)) ||
+	    (rc = buf_add(out, ",\"ts\":", 6)) || (rc = buf_add(out, tp, ts_len)) ||
+	    (rc = buf_add(out, ",\"source\":\"", 11)) || (rc = buf_adds(out, e->source)) ||
+	    (rc = buf_add(out, "\",\"kind\":\"", 10)) || (rc = buf_adds(out, e->kind)) ||
+	    (rc = buf_add(out, "\",\"severity\":\"", 14)) ||
 	    (rc = buf_adds(out, severity_name(e->severity))) ||
-	    (rc = buf_adds(out, "\",\"attrs\":")) ||
+	    (rc = buf_add(out, "\",\"attrs\":", 10)) ||
 	    (rc = buf_adds(out, e->attrs ? e->attrs : "{}")) ||
-	    (rc = buf_adds(out, ",\"blobs\":")) ||
+	    (rc = buf_add(out, ",\"blobs\":", 9)) ||
 	    (rc = buf_adds(out, e->blobs ? e->blobs : "[]")))
 		return rc;
 	return buf_addc(out, '}');
@@ -177,9 +197,9 @@ static int compute_hash(const struct event *e, const uint8_t prev[EVENT_HASH_LEN
 {
 	int rc;
 	buf_reset(scratch);
-	if ((rc = buf_add(scratch, prev, EVENT_HASH_LEN)) || (rc = event_canon(e, scratch)))
+	if ((rc = event_canon(e, scratch)))
 		return rc;
-	SHA256((const unsigned char *)scratch->data, scratch->len, out);
+	hash_sha256_2(prev, EVENT_HASH_LEN, scratch->data, scratch->len, out);
 	return MW_OK;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/hash.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -23,8 +24,6 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,7 +42,7 @@
 struct api {
 	struct api_options opt;
 	char *token, *node, *socket_path;
-	uint8_t token_hash[SHA256_DIGEST_LENGTH];
+	uint8_t token_hash[HASH_LEN];
 	struct MHD_Daemon *tcp, *unix_d;
 	char address[128];
 };
@@ -345,13 +344,13 @@ static bool authorized(struct api *a, struct MHD_Connection *c)
 {
 	const char *h =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	uint8_t got[SHA256_DIGEST_LENGTH];
+	uint8_t got[HASH_LEN];
 
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
 		return false;
 	/* Hash both sides so the comparison takes the same time whatever the length. */
-	SHA256((const unsigned char *)h + 7, strlen(h + 7), got);
-	return CRYPTO_memcmp(got, a->token_hash, sizeof(got)) == 0;
+	hash_sha256(h + 7, strlen(h + 7), got);
+	return hash_equal(got, a->token_hash, sizeof(got));
 }
 
 static bool body_over(struct api *a, struct MHD_Connection *c)
@@ -555,7 +554,7 @@ int api_start(const struct api_options *opt, struct api **out)
 		goto fail;
 	a->opt.token = a->token;
 	a->opt.node = a->node;
-	SHA256((const unsigned char *)a->token, strlen(a->token), a->token_hash);
+	hash_sha256(a->token, strlen(a->token), a->token_hash);
 	if (opt->listen && *opt->listen) {
 		if ((rc = bind_tcp(opt->listen, &fd, a->address, sizeof(a->address))))
 			goto fail;

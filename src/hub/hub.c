@@ -1,15 +1,14 @@
 /* hub.c -- opening and closing the hub, and its credential checks.
  *
- * Tokens are compared as SHA-256 digests with CRYPTO_memcmp: equal-length
+ * Tokens are compared as SHA-256 digests with hash_equal: equal-length
  * inputs, constant time, so neither the length nor a prefix of a token
  * leaks through response timing; every node's digest is compared, hit or
  * miss, so the timing does not reveal which node a token belongs to. */
 #include "hub/hub.h"
 
+#include "core/hash.h"
 #include "core/log.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +22,7 @@ const char *hub_reject_name(enum hub_reject r)
 
 static void digest(const char *s, uint8_t out[EVENT_HASH_LEN])
 {
-	SHA256((const unsigned char *)s, strlen(s), out);
+	hash_sha256(s, strlen(s), out);
 }
 
 int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *backend)
@@ -72,7 +71,7 @@ const char *hub_node_for_token(const struct hub *h, const char *token)
 		return NULL;
 	digest(token, d);
 	for (size_t i = 0; i < h->cfg->nodes.n; i++)
-		if (CRYPTO_memcmp(d, h->node_digests[i], EVENT_HASH_LEN) == 0)
+		if (hash_equal(d, h->node_digests[i], EVENT_HASH_LEN))
 			found = h->cfg->nodes.names[i];
 	return found;
 }
@@ -86,5 +85,5 @@ bool hub_api_token_ok(const struct hub *h, const char *token)
 	if (!token)
 		return false;
 	digest(token, d);
-	return CRYPTO_memcmp(d, h->api_digest, EVENT_HASH_LEN) == 0;
+	return hash_equal(d, h->api_digest, EVENT_HASH_LEN);
 }

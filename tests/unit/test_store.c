@@ -652,6 +652,33 @@ static void quota_prunes_sent_first(void **state)
 	store_close(s);
 }
 
+/* Only alarms: they go too when nothing else is left, the store keeps
+ * accepting, and the store.dropped events do not feed on themselves. */
+static void quota_alarms_only_terminates(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stats st;
+	struct event *got;
+	size_t n, drops = 0;
+	struct store *s = open_store(f->path, "edge-1", 96 * 1024);
+
+	append_n(s, 2000, SEV_ALARM);
+	assert_int_equal(store_stats(s, &st), MW_OK);
+	assert_true(st.dropped > 0);
+	assert_true(st.bytes_used <= 96 * 1024);
+	read_all(s, &got, &n);
+	assert_int_equal(n, st.stored);
+	for (size_t i = 0; i < n; i++)
+		drops += strcmp(got[i].kind, "store.dropped") == 0;
+	assert_true(drops >= 1);
+	assert_true(drops < n);
+	/* 2000 appended plus the store.dropped events, the newest survives. */
+	assert_true(st.last_seq > 2000);
+	assert_true(has_seq(got, n, st.last_seq));
+	store_events_free(got, n);
+	store_close(s);
+}
+
 /* ---- crash safety ------------------------------------------------------ */
 
 static void kill9_reopens_consistent(void **state)
@@ -717,6 +744,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(node_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_drops_by_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_prunes_sent_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota_alarms_only_terminates, setup, teardown),
 		cmocka_unit_test_setup_teardown(kill9_reopens_consistent, setup, teardown),
 	};
 	log_set_level(LOG_ERROR);
