@@ -1,14 +1,15 @@
 /* mw.c -- the command-line client of the hub's REST API.
  *
- * A thin reader: it builds a URL, GETs it with libcurl, and prints the
- * JSON answer as a table (or raw with --json). Every failure says what to
+ * A thin reader: it builds a URL, GETs it with our HTTP client (core/http.h),
+ * and prints the JSON answer as a table (or raw with --json). Every failure says what to
  * do next: which flag or variable to set, or what the hub said. The hub
  * address and token come from --hub/--token or MW_HUB/MW_TOKEN. */
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/http.h"
 #include "core/mw.h"
 
-#include <curl/curl.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #endif
 
 #define ANSWER_CAP ((size_t)256 << 20)
+#define TIMEOUT_MS 60000L
 #define DEFAULT_HUB "http://127.0.0.1:7800"
 
 static const char usage[] =
@@ -46,52 +48,41 @@ struct opts {
 	int json;
 };
 
-struct answer {
-	long status;
-	struct buf body;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
+/* GETs hub+path into a; 0 on a 200 answer, else prints why and returns 1. */
+static int get(const struct opts *o, const char *path, struct http_response *a)
 {
-	struct answer *a = arg;
-	return buf_add(&a->body, p, size * n) ? 0 : size * n;
-}
+	char url[4096];
+	struct http_request req = {
+		.method = "GET",
+		.url = url,
+		.bearer = o->token,
+		.timeout_ms = TIMEOUT_MS,
+		.max_response = ANSWER_CAP,
+	};
+	int rc;
 
-/* GETs hub+path; 0 on a 200 answer, else prints why and returns 1. */
-static int get(const struct opts *o, const char *path, struct answer *a)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	char url[4096], auth[1100], cerr[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
-
-	if (!c)
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->hub, path) >= sizeof(url)) {
+		fprintf(stderr, "mw: the URL is longer than %zu bytes; shorten the filters\n",
+			sizeof(url) - 1);
 		return 1;
-	snprintf(url, sizeof(url), "%s%s", o->hub, path);
-	if (o->token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
-		hdr = curl_slist_append(hdr, auth);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "mw/" MW_VERSION);
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	if (cc != CURLE_OK) {
+	rc = http_request(&req, a);
+	if (rc == MW_ERR_INVALID && a->status == 0) {
+		fprintf(stderr, "mw: %s; check --hub or MW_HUB\n", a->error);
+		return 1;
+	}
+	if (rc == MW_ERR_TOOBIG) {
+		fprintf(stderr, "mw: %s; narrow the query (--limit)\n", a->error);
+		return 1;
+	}
+	if (rc) {
 		fprintf(stderr, "mw: cannot reach the hub at %s: %s; is mw-hub running? "
-			"set --hub or MW_HUB\n", o->hub, cerr[0] ? cerr : curl_easy_strerror(cc));
+			"set --hub or MW_HUB\n", o->hub, a->error);
 		return 1;
 	}
 	if (a->status == 200)
 		return 0;
-	json_t *j = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+	json_t *j = json_loadb(a->body.data, a->body.len, 0, NULL);
 	const char *msg = json_string_value(json_object_get(j, "error"));
 	if (a->status == 401)
 		fprintf(stderr, "mw: the hub refused the request (401): %s; set --token or "
@@ -105,11 +96,10 @@ static int get(const struct opts *o, const char *path, struct answer *a)
 
 static json_t *get_json(const struct opts *o, const char *path)
 {
-	struct answer a = {0};
+	struct http_response a = {0};
 	json_t *j = NULL;
 	json_error_t jerr;
 
-	buf_init(&a.body, ANSWER_CAP);
 	if (get(o, path, &a) == 0) {
 		if (o->json) {
 			fwrite(a.body.data, 1, a.body.len, stdout);
@@ -119,7 +109,7 @@ static json_t *get_json(const struct opts *o, const char *path)
 				"Millwright hub?\n", jerr.text, o->hub);
 		}
 	}
-	buf_free(&a.body);
+	http_response_free(&a);
 	return j;
 }
 
@@ -135,18 +125,21 @@ static void fmt_time(int64_t ns, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Appends &name=value (escaped) when value is set. */
-static int add_param(CURL *c, struct buf *q, const char *name, const char *value)
+/* Appends &name=value when value is set, the value percent-encoded (all
+ * but RFC 3986's unreserved characters). */
+static int add_param(struct buf *q, const char *name, const char *value)
 {
-	char *esc;
 	int rc;
 
 	if (!value)
 		return MW_OK;
-	if (!(esc = curl_easy_escape(c, value, 0)))
-		return MW_ERR_NOMEM;
-	rc = buf_printf(q, "%c%s=%s", q->len ? '&' : '?', name, esc);
-	curl_free(esc);
+	rc = buf_printf(q, "%c%s=", q->len ? '&' : '?', name);
+	for (const unsigned char *s = (const unsigned char *)value; !rc && *s; s++) {
+		if (isalnum(*s) || strchr("-._~", *s))
+			rc = buf_addc(q, (char)*s);
+		else
+			rc = buf_printf(q, "%%%02X", *s);
+	}
 	return rc;
 }
 
@@ -169,7 +162,6 @@ static int cmd_events(const struct opts *o)
 			       "limit"};
 	const char *vals[] = {o->node, o->source, o->kind, o->severity, o->since, o->until,
 			      o->after, o->limit};
-	CURL *c = curl_easy_init();
 	struct buf q;
 	json_t *j, *evs, *e;
 	char path[9000];
@@ -177,11 +169,13 @@ static int cmd_events(const struct opts *o)
 	int rc = 1;
 
 	buf_init(&q, 8192);
-	for (i = 0; c && i < MW_ARRAY_LEN(names); i++)
-		if (add_param(c, &q, names[i], vals[i]))
+	for (i = 0; i < MW_ARRAY_LEN(names); i++)
+		if (add_param(&q, names[i], vals[i])) {
+			fprintf(stderr, "mw: the filters are too long\n");
 			goto out;
+		}
 	snprintf(path, sizeof(path), "/v1/events%s", q.data ? q.data : "");
-	if (!c || !(j = get_json(o, path)))
+	if (!(j = get_json(o, path)))
 		goto out;
 	rc = 0;
 	if (o->json) {
@@ -200,7 +194,6 @@ static int cmd_events(const struct opts *o)
 	json_decref(j);
 out:
 	buf_free(&q);
-	curl_easy_cleanup(c);
 	return rc;
 }
 
@@ -314,7 +307,6 @@ int main(int argc, char **argv)
 	}
 	if (o.token && !*o.token)
 		o.token = NULL;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(o.cmd, "events") == 0)
 		rc = cmd_events(&o);
 	else if (strcmp(o.cmd, "nodes") == 0)
@@ -325,6 +317,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mw: unknown command '%s'; commands: events, nodes, health\n", o.cmd);
 		rc = 2;
 	}
-	curl_global_cleanup();
 	return rc;
 }

@@ -147,6 +147,19 @@ static const json_t *event_list(const json_t *root, bool *single, char *err, siz
 	return v;
 }
 
+/* The store writes `store.dropped` events from source `store` itself, and
+ * carries their ranges forward when it drops them: a producer must not be
+ * able to pass one off as the store's own. */
+static int check_reserved(struct event *e, char *err, size_t errlen)
+{
+	if (strcmp(e->source, "store") != 0 && strncmp(e->kind, "store.", 6) != 0)
+		return MW_OK;
+	snprintf(err, errlen, "%s: reserved for the edge's own store events",
+		 strcmp(e->source, "store") == 0 ? "source" : "kind");
+	event_clear(e);
+	return MW_ERR_INVALID;
+}
+
 static int parse_events(const json_t *root, struct event **out, size_t *n, char *err, size_t errlen)
 {
 	char e1[ERR_MAX - 32];
@@ -170,7 +183,8 @@ static int parse_events(const json_t *root, struct event **out, size_t *n, char 
 		if (!single && !json_is_object(o)) {
 			snprintf(err, errlen, "events[%zu]: must be a JSON object", i);
 			rc = MW_ERR_INVALID;
-		} else if ((rc = event_from_json(o, EVENT_FORM_LOCAL, &ev[i], e1, sizeof(e1)))) {
+		} else if ((rc = event_from_json(o, EVENT_FORM_LOCAL, &ev[i], e1, sizeof(e1))) ||
+			   (rc = check_reserved(&ev[i], e1, sizeof(e1)))) {
 			if (single)
 				snprintf(err, errlen, "%s", e1);
 			else

@@ -38,12 +38,26 @@
  * measures (page_count - freelist_count) * page_size, two cheap pragmas.
  * Over the quota it deletes down to 90% of it, in chunks, re-measuring after
  * each chunk: first sent events (seq <= acked) oldest first, counted as
- * pruned; then unsent events by severity (debug first, alarms last), oldest
- * first within a severity. The newest event is never deleted, so the chain
- * head survives. Each run of consecutive deleted unsent seqs becomes a drop
- * row (merged with contiguous existing ones), then one store.dropped event
- * (split only if more than 1000 ranges) goes through the normal queue.
- * No VACUUM: SQLite reuses freed pages.
+ * pruned; then unsent events by class, oldest first within a class:
+ * debug, info, warning, then our own store.dropped events (warnings too,
+ * but small and worth keeping), alarms last. The newest event is never
+ * deleted, so the chain head survives. Each run of consecutive deleted
+ * unsent seqs becomes a drop row (merged with contiguous existing ones),
+ * then one store.dropped event (split only if more than 1000 ranges) goes
+ * through the normal queue. No VACUUM: SQLite reuses freed pages.
+ *
+ * Carry-forward. A store.dropped event may itself be deleted while unsent.
+ * The ranges it listed would then be lost to anyone reading events at the
+ * hub, so the pass reads its attrs before deleting it and adds its ranges
+ * to the runs of the pass: the store.dropped event the pass appends lists
+ * them again, merged with the new runs (overlapping and adjacent ranges
+ * joined, `count` = seqs in its ranges, each once). Invariant: the ranges
+ * of the store.dropped events stored here or at the hub partition the
+ * dropped seqs. Two holes remain: a crash between a pass and the append of
+ * its store.dropped event loses that event's ranges (the drop rows, which
+ * the uplink declares, are durable with the deletion), and a store.dropped
+ * event deleted while the uplink's POST carrying it is in flight reaches
+ * the hub twice over (itself and the ranges carried forward).
  *
  * Quota slack: the size is measured after each commit, so between a commit
  * and its quota pass the database can exceed the quota by that commit's
@@ -128,8 +142,10 @@ static const char *const wsql[W_N] = {
 	[W_COUNT] = "SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2",
 	[W_PRUNE] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
 		    " WHERE seq <= ?1 AND seq < ?2 ORDER BY seq LIMIT ?3)",
-	[W_VICTIMS] = "SELECT seq, prev, hash FROM events WHERE seq > ?1 AND seq < ?2"
-		      " AND severity = ?3 ORDER BY seq LIMIT ?4",
+	[W_VICTIMS] = "SELECT seq, prev, hash, CASE WHEN ?5 = 1 THEN attrs END FROM events"
+		      " WHERE seq > ?1 AND seq < ?2 AND severity = ?3"
+		      " AND (?5 < 0 OR (kind = 'store.dropped' AND source = 'store') = ?5)"
+		      " ORDER BY seq LIMIT ?4",
 	[W_DELETE] = "DELETE FROM events WHERE seq = ?1",
 	[W_DROP_LEFT] = "SELECT from_seq, to_seq, prev FROM drops WHERE from_seq < ?1"
 			" ORDER BY from_seq DESC LIMIT 1",
@@ -173,19 +189,36 @@ struct drop_run {
 
 /* What one quota pass deleted. */
 struct dropset {
-	struct drop_run *runs;
+	struct drop_run *runs; /* new runs and ranges carried forward */
 	size_t nruns, cap;
+	size_t carried; /* ranges carried from deleted store.dropped events */
 	uint64_t dropped, pruned;
 };
 
-/* Where the deletion of unsent events stands: the severity being deleted
- * in this pass and, per severity, the last seq deleted. Unsent events of a
- * severity below its position are all gone and new ones only come above,
- * so the scan resumes there from pass to pass instead of rescanning the
- * whole table. */
+/* Deletion classes, in the order the policy deletes unsent events: the
+ * severities, with the store's own store.dropped events after the other
+ * warnings (they are small and each is carried forward when deleted). */
+enum drop_class { CL_DEBUG, CL_INFO, CL_WARNING, CL_OWN_DROPS, CL_ALARM, CL_N };
+
+static const struct {
+	enum severity sev;
+	int own; /* 1: only store.dropped events of ours; 0: none of them; -1: any */
+} drop_classes[CL_N] = {
+	[CL_DEBUG] = {SEV_DEBUG, -1},
+	[CL_INFO] = {SEV_INFO, -1},
+	[CL_WARNING] = {SEV_WARNING, 0},
+	[CL_OWN_DROPS] = {SEV_WARNING, 1},
+	[CL_ALARM] = {SEV_ALARM, -1},
+};
+
+/* Where the deletion of unsent events stands: the class being deleted in
+ * this pass and, per class, the last seq deleted. Unsent events of a class
+ * below its position are all gone and new ones only come above, so the
+ * scan resumes there from pass to pass instead of rescanning the whole
+ * table. */
 struct drop_cursor {
-	int sev;
-	uint64_t pos[SEV_ALARM + 1];
+	int cls;
+	uint64_t pos[CL_N];
 };
 
 struct victim {
@@ -890,43 +923,88 @@ static int add_range(struct store *s, uint64_t from, uint64_t to, const uint8_t 
 	return run(s, st, "drop insert");
 }
 
-/* Finds up to max unsent events to delete: the oldest of the lowest
- * severity left, never the newest event (head). */
+/* Adds the ranges listed by a store.dropped event about to be deleted
+ * (attrs: {"count", "reason", "ranges": [[from, to], ...]}) to the runs of
+ * the pass, so the store.dropped event the pass appends lists them again.
+ * A range that cannot be one of ours (malformed, not below the event's own
+ * seq) is skipped and logged: there is nothing better to do with it. */
+static int carry_ranges(struct store *s, uint64_t seq, const char *attrs, struct dropset *ds)
+{
+	json_t *a = attrs ? json_loads(attrs, 0, NULL) : NULL;
+	json_t *ranges = json_object_get(a, "ranges"), *r;
+	size_t i, bad = json_is_array(ranges) ? 0 : 1;
+	int rc = MW_OK;
+
+	json_array_foreach(ranges, i, r)
+	{
+		json_t *jf = json_array_get(r, 0), *jt = json_array_get(r, 1);
+		json_int_t from = json_integer_value(jf), to = json_integer_value(jt);
+		if (json_array_size(r) != 2 || !json_is_integer(jf) || !json_is_integer(jt) ||
+		    from < 1 || to < from || (uint64_t)to >= seq) {
+			bad++;
+			continue;
+		}
+		if ((rc = note_run(ds, (uint64_t)from, (uint64_t)to)))
+			break;
+		ds->carried++;
+	}
+	if (bad)
+		log_warn("store: store.dropped event with unreadable ranges, not carried forward"
+			 " path=%s seq=%" PRIu64 " bad=%zu",
+			 s->path, seq, bad);
+	json_decref(a);
+	return rc;
+}
+
+/* Steps the victim query of class cls into v; carries the ranges of the
+ * store.dropped events among them forward. */
+static int scan_class(struct store *s, sqlite3_stmt *st, int cls, size_t max, struct victim *v,
+		      size_t *nv, struct dropset *ds)
+{
+	int step = SQLITE_DONE, rc;
+
+	while (*nv < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct victim *x = &v[*nv];
+		x->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (!hash_col(st, 1, x->prev) || !hash_col(st, 2, x->hash)) {
+			log_error("store: corrupt row path=%s seq=%" PRIu64, s->path, x->seq);
+			return MW_ERR_IO;
+		}
+		if (drop_classes[cls].own == 1 &&
+		    (rc = carry_ranges(s, x->seq, (const char *)sqlite3_column_text(st, 3), ds)))
+			return rc;
+		(*nv)++;
+	}
+	if (*nv < max && step != SQLITE_DONE)
+		return db_fail(s, s->db, "victim scan");
+	return MW_OK;
+}
+
+/* Finds up to max unsent events to delete: the oldest of the lowest class
+ * left, never the newest event (head). */
 static int pick_victims(struct store *s, uint64_t head, size_t max, struct drop_cursor *c,
-			struct victim *v, size_t *nv)
+			struct victim *v, size_t *nv, struct dropset *ds)
 {
 	sqlite3_stmt *st = s->w[W_VICTIMS];
-	int step = SQLITE_DONE;
+	int rc;
 
 	*nv = 0;
-	while (c->sev <= SEV_ALARM) {
-		uint64_t lo = c->pos[c->sev] > s->acked ? c->pos[c->sev] : s->acked;
+	while (c->cls < CL_N) {
+		uint64_t lo = c->pos[c->cls] > s->acked ? c->pos[c->cls] : s->acked;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)head);
-		sqlite3_bind_int(st, 3, c->sev);
+		sqlite3_bind_int(st, 3, (int)drop_classes[c->cls].sev);
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-		while (*nv < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
-			struct victim *x = &v[*nv];
-			x->seq = (uint64_t)sqlite3_column_int64(st, 0);
-			if (!hash_col(st, 1, x->prev) || !hash_col(st, 2, x->hash)) {
-				done(st);
-				log_error("store: corrupt row path=%s seq=%" PRIu64, s->path,
-					  x->seq);
-				return MW_ERR_IO;
-			}
-			(*nv)++;
-		}
-		if (step != SQLITE_ROW && step != SQLITE_DONE) {
-			int rc = db_fail(s, s->db, "victim scan");
-			done(st);
-			return rc;
-		}
+		sqlite3_bind_int(st, 5, drop_classes[c->cls].own);
+		rc = scan_class(s, st, c->cls, max, v, nv, ds);
 		done(st);
+		if (rc)
+			return rc;
 		if (*nv) {
-			c->pos[c->sev] = v[*nv - 1].seq;
+			c->pos[c->cls] = v[*nv - 1].seq;
 			return MW_OK;
 		}
-		c->sev++; /* this severity is used up: the next one */
+		c->cls++; /* this class is used up: the next one */
 	}
 	return MW_OK;
 }
@@ -957,7 +1035,7 @@ static int delete_chunk(struct store *s, uint64_t head, size_t chunk, struct dro
 			struct victim *v, struct dropset *ds, size_t *deleted)
 {
 	struct drop_cursor c0 = *c;
-	size_t runs0 = ds->nruns, nv = 0;
+	size_t runs0 = ds->nruns, carried0 = ds->carried, nv = 0;
 	uint64_t pruned;
 	int rc;
 
@@ -970,8 +1048,8 @@ static int delete_chunk(struct store *s, uint64_t head, size_t chunk, struct dro
 	if ((rc = run(s, s->w[W_PRUNE], "prune")))
 		goto fail;
 	pruned = (uint64_t)sqlite3_changes(s->db);
-	if (pruned == 0 &&
-	    ((rc = pick_victims(s, head, chunk, c, v, &nv)) || (rc = drop_victims(s, v, nv, ds))))
+	if (pruned == 0 && ((rc = pick_victims(s, head, chunk, c, v, &nv, ds)) ||
+			    (rc = drop_victims(s, v, nv, ds))))
 		goto fail;
 	if (pruned + nv == 0) {
 		rollback(s);
@@ -995,6 +1073,7 @@ fail:
 	rollback(s);
 	*c = c0; /* nothing was deleted: scan those seqs again next time */
 	ds->nruns = runs0;
+	ds->carried = carried0;
 	return rc;
 }
 
@@ -1023,7 +1102,7 @@ static void quota_enforce(struct store *s, uint64_t head, struct dropset *ds)
 		s->quota_stuck = false;
 		return;
 	}
-	c->sev = SEV_DEBUG;
+	c->cls = CL_DEBUG;
 	if (!(v = malloc(CHUNK_MAX * sizeof(*v)))) {
 		log_error("store: quota pass: out of memory path=%s", s->path);
 		return;
@@ -1047,17 +1126,21 @@ static int cmp_run(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sorts the runs of one quota pass and joins the contiguous ones. */
+/* Sorts the runs of one quota pass (new and carried forward) and joins
+ * the adjacent and overlapping ones, so each seq is listed once. */
 static void merge_runs(struct dropset *ds)
 {
 	size_t k = 0;
 
 	qsort(ds->runs, ds->nruns, sizeof(*ds->runs), cmp_run);
 	for (size_t i = 0; i < ds->nruns; i++) {
-		if (k && ds->runs[k - 1].to + 1 == ds->runs[i].from)
-			ds->runs[k - 1].to = ds->runs[i].to;
-		else
+		struct drop_run *top = k ? &ds->runs[k - 1] : NULL;
+		if (top && ds->runs[i].from <= top->to + 1) {
+			if (ds->runs[i].to > top->to)
+				top->to = ds->runs[i].to;
+		} else {
 			ds->runs[k++] = ds->runs[i];
+		}
 	}
 	ds->nruns = k;
 }
@@ -1175,8 +1258,8 @@ static void commit_queued(struct store *s)
 	if (ds.dropped) {
 		merge_runs(&ds);
 		log_warn("store: quota dropped unsent events path=%s count=%" PRIu64
-			 " ranges=%zu pruned=%" PRIu64,
-			 s->path, ds.dropped, ds.nruns, ds.pruned);
+			 " ranges=%zu carried=%zu pruned=%" PRIu64,
+			 s->path, ds.dropped, ds.nruns, ds.carried, ds.pruned);
 		dr = drop_req(s, &ds);
 	}
 	free(ds.runs);
@@ -1334,29 +1417,24 @@ fail:
 	return MW_OK;
 }
 
-int store_read_unsent(struct store *s, uint64_t after, size_t max_events, size_t max_bytes,
-		      struct event **out, size_t *n)
+/* Under rmu: the unsent events after `after` (raised to the acked seq). */
+static int unsent_locked(struct store *s, uint64_t after, size_t max_events, size_t max_bytes,
+			 struct event **out, size_t *n)
 {
 	struct event *ev = NULL;
 	size_t cnt = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if (max_events == 0)
-		return MW_OK;
 	pthread_mutex_lock(&s->mu);
 	if (after < s->acked)
 		after = s->acked;
 	pthread_mutex_unlock(&s->mu);
-	pthread_mutex_lock(&s->rmu);
 	sqlite3_bind_int64(s->r[R_UNSENT], 1,
 			   (sqlite3_int64)(after > INT64_MAX ? INT64_MAX : after));
 	sqlite3_bind_int64(s->r[R_UNSENT], 2,
 			   (sqlite3_int64)(max_events > INT64_MAX ? INT64_MAX : max_events));
 	rc = collect_unsent(s, max_bytes, &ev, &cnt);
 	done(s->r[R_UNSENT]);
-	pthread_mutex_unlock(&s->rmu);
 	if (rc) {
 		store_events_free(ev, cnt);
 		return rc;
@@ -1364,6 +1442,21 @@ int store_read_unsent(struct store *s, uint64_t after, size_t max_events, size_t
 	*out = ev;
 	*n = cnt;
 	return MW_OK;
+}
+
+int store_read_unsent(struct store *s, uint64_t after, size_t max_events, size_t max_bytes,
+		      struct event **out, size_t *n)
+{
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max_events == 0)
+		return MW_OK;
+	pthread_mutex_lock(&s->rmu);
+	rc = unsent_locked(s, after, max_events, max_bytes, out, n);
+	pthread_mutex_unlock(&s->rmu);
+	return rc;
 }
 
 void store_events_free(struct event *events, size_t n)
@@ -1387,16 +1480,14 @@ static int row_drop(struct store *s, sqlite3_stmt *st, struct store_drop *d)
 	return MW_ERR_IO;
 }
 
-int store_read_drops(struct store *s, uint64_t after, struct store_drop **out, size_t *n)
+/* Under rmu: the drop ranges with to > after, in seq order. */
+static int drops_locked(struct store *s, uint64_t after, struct store_drop **out, size_t *n)
 {
 	sqlite3_stmt *st = s->r[R_DROPS];
 	struct store_drop *d = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc = MW_OK, step;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->rmu);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)(after > INT64_MAX ? INT64_MAX : after));
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
@@ -1417,7 +1508,6 @@ int store_read_drops(struct store *s, uint64_t after, struct store_drop **out, s
 		rc = db_fail(s, s->rdb, "read drops");
 out:
 	done(st);
-	pthread_mutex_unlock(&s->rmu);
 	if (rc) {
 		free(d);
 		return rc;
@@ -1425,6 +1515,49 @@ out:
 	*out = d;
 	*n = cnt;
 	return MW_OK;
+}
+
+int store_read_drops(struct store *s, uint64_t after, struct store_drop **out, size_t *n)
+{
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->rmu);
+	rc = drops_locked(s, after, out, n);
+	pthread_mutex_unlock(&s->rmu);
+	return rc;
+}
+
+/* Both reads run in one read transaction: WAL gives it one snapshot, so a
+ * quota pass committing in between cannot leave a seq both in an event
+ * and in a range, nor in neither. */
+int store_read_batch(struct store *s, uint64_t after, size_t max_events, size_t max_bytes,
+		     struct event **ev, size_t *n, struct store_drop **drops, size_t *nd)
+{
+	int rc;
+
+	*ev = NULL;
+	*drops = NULL;
+	*n = *nd = 0;
+	pthread_mutex_lock(&s->rmu);
+	if ((rc = exec(s, s->rdb, "BEGIN")))
+		goto out;
+	rc = drops_locked(s, after, drops, nd);
+	if (rc == MW_OK && max_events > 0)
+		rc = unsent_locked(s, after, max_events, max_bytes, ev, n);
+	if (exec(s, s->rdb, "COMMIT") && rc == MW_OK)
+		rc = MW_ERR_IO;
+	if (rc == MW_OK)
+		goto out;
+	free(*drops);
+	store_events_free(*ev, *n);
+	*ev = NULL;
+	*drops = NULL;
+	*n = *nd = 0;
+out:
+	pthread_mutex_unlock(&s->rmu);
+	return rc;
 }
 
 /* ---- acks and stats ---------------------------------------------------- */

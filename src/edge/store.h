@@ -9,9 +9,11 @@
  * Events at or below the acknowledged seq are at the hub; the rest are
  * unsent. Under the disk quota the store deletes sent events first (oldest
  * first), then unsent ones by policy: lowest severity first, oldest first
- * within a severity, alarms last. Every deletion of unsent events is
- * recorded: a drop range (from, to, prev hash, last hash, reason) that the
- * uplink declares to the hub, and a `store.dropped` event in the chain. */
+ * within a severity, its own store.dropped events after other warnings,
+ * alarms last. Every deletion of unsent events is recorded: a drop range
+ * (from, to, prev hash, last hash, reason) that the uplink declares to the
+ * hub, and a `store.dropped` event in the chain; when a store.dropped event
+ * is deleted, its ranges are carried forward into the next one. */
 #ifndef MW_EDGE_STORE_H
 #define MW_EDGE_STORE_H
 
@@ -70,6 +72,13 @@ void store_events_free(struct event *events, size_t n);
 
 /* Drop ranges with to > after (not yet covered by an ack), in seq order. */
 int store_read_drops(struct store *s, uint64_t after, struct store_drop **out, size_t *n)
+	MW_MUST_CHECK;
+
+/* Both reads above from one snapshot of the database, so a quota pass in
+ * between cannot put a seq both in an event and in a range, nor in
+ * neither. Free with store_events_free() and free(). */
+int store_read_batch(struct store *s, uint64_t after, size_t max_events, size_t max_bytes,
+		     struct event **ev, size_t *n, struct store_drop **drops, size_t *nd)
 	MW_MUST_CHECK;
 
 /* Records that the hub holds everything up to seq. Never moves backwards. */

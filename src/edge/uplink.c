@@ -1,8 +1,18 @@
 /* uplink.c -- the "uplink" thread; see uplink.h.
  *
  * One loop: read a batch (open drop ranges and unsent events after the
- * acked seq), build the body, send it, record the ack. The batch body is
- * kept until the hub takes it, so every retry sends the very same bytes.
+ * acked seq, from one snapshot of the store), build the body, send it,
+ * record the ack. The batch is read again before every attempt, retries
+ * included: while the hub is away the quota policy may delete events of a
+ * batch built earlier, and a retry must not deliver events the store has
+ * since declared dropped (the hub would hold events the edge counts as
+ * dropped and lists in a store.dropped event).
+ * Re-reading costs a store read and a compression per attempt, which the
+ * backoff makes rare. One race remains: events read and sent, then deleted
+ * by a quota pass while the POST is in flight and the hub is up; the hub
+ * then holds them and a drop range or store.dropped event covering them.
+ * It needs the hub up and the quota hit at the same moment; the store
+ * could close it by not deleting seqs in flight, which it does not know.
  * The events' wire text comes straight from event_to_wire() and is
  * concatenated into the body, never re-encoded through a JSON tree.
  *
@@ -44,10 +54,9 @@ struct uplink {
 	size_t max_events, max_bytes; /* current caps (shrink on 413) */
 	unsigned attempt;	      /* failures in a row */
 	uint64_t rng;
-	struct buf body, packed; /* the batch in flight */
+	struct buf body, packed; /* the batch of this attempt */
 	size_t body_events;
 	uint64_t body_last_seq;
-	bool have_batch;
 };
 
 const char *uplink_state_name(enum uplink_state s)
@@ -289,9 +298,8 @@ static int prepare(struct uplink *u, bool *empty)
 	int rc;
 
 	*empty = false;
-	if ((rc = store_read_drops(u->store, u->acked, &drops, &nd)))
-		goto out;
-	if ((rc = store_read_unsent(u->store, u->acked, u->max_events, u->max_bytes, &ev, &n)))
+	if ((rc = store_read_batch(u->store, u->acked, u->max_events, u->max_bytes, &ev, &n, &drops,
+				   &nd)))
 		goto out;
 	if (n == 0 && nd == 0) {
 		*empty = true;
@@ -301,7 +309,6 @@ static int prepare(struct uplink *u, bool *empty)
 	if (rc == MW_OK && u->opt.compress)
 		rc = uplink_compress(u->body.data, u->body.len, ZSTD_LEVEL, &u->packed);
 	if (rc == MW_OK) {
-		u->have_batch = true;
 		u->body_events = used;
 		u->body_last_seq = used ? ev[used - 1].seq : u->acked;
 	}
@@ -343,7 +350,6 @@ static void accepted(struct uplink *u, uint64_t acked)
 		}
 		u->acked = acked;
 	}
-	u->have_batch = false;
 	u->attempt = 0;
 	set_state(u, UPLINK_CONNECTED, NULL);
 	pthread_mutex_lock(&u->lock);
@@ -384,7 +390,6 @@ static void send_batch(struct uplink *u)
 	} else if (rc == MW_OK && r.status == 413 && u->body_events > 1) {
 		u->max_events = u->body_events / 2;
 		u->max_bytes = u->max_bytes / 2 > 4096 ? u->max_bytes / 2 : 4096;
-		u->have_batch = false;
 		log_warn("uplink batch too large for the hub events=%zu bytes=%zu; halving it",
 			 u->body_events, b->len);
 	} else if (rc == MW_OK && r.status >= 400 && r.status < 500) {
@@ -417,16 +422,15 @@ static void *run(void *arg)
 		pthread_mutex_lock(&u->lock);
 		u->pending = false;
 		pthread_mutex_unlock(&u->lock);
-		if (!u->have_batch) {
-			if ((rc = prepare(u, &empty))) {
-				log_error("uplink cannot read the store err=%s", mw_strerror(rc));
-				nap(u, backoff_ms(u), false);
-				continue;
-			}
-			if (empty) {
-				nap(u, IDLE_WAIT_MS, true);
-				continue;
-			}
+		/* Every attempt re-reads: see the comment atop this file. */
+		if ((rc = prepare(u, &empty))) {
+			log_error("uplink cannot read the store err=%s", mw_strerror(rc));
+			nap(u, backoff_ms(u), false);
+			continue;
+		}
+		if (empty) {
+			nap(u, IDLE_WAIT_MS, true);
+			continue;
 		}
 		send_batch(u);
 	}

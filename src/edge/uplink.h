@@ -3,10 +3,11 @@
  * A thread named "uplink" reads unsent events and open drop ranges from the
  * store, POSTs them as one batch to HUB/v1/ingest (zstd-compressed when
  * asked), and records the hub's acknowledged seq with store_ack(). It never
- * deletes anything: on failure it keeps the batch and backs off (network
- * errors and 5xx: exponential with full jitter; 4xx: straight to the
- * longest wait, since retrying will not fix it). After a restart it
- * resumes from the store's acked seq. */
+ * deletes anything: on failure it backs off (network errors and 5xx:
+ * exponential with full jitter; 4xx: straight to the longest wait, since
+ * retrying will not fix it) and reads the batch again from the store
+ * before the next attempt, so a retry never sends events the quota policy
+ * deleted meanwhile. After a restart it resumes from the store's acked seq. */
 #ifndef MW_EDGE_UPLINK_H
 #define MW_EDGE_UPLINK_H
 

@@ -126,6 +126,8 @@ def edge_cases(c, edge):
         ("ts negative", dict(good, ts=-5), "ts"),
         ("unknown field", dict(good, colour="red"), "colour"),
         ("blobs not hashes", dict(good, blobs=["abc"]), "blobs"),
+        ("the store's own source", dict(good, source="store"), "source"),
+        ("the store's own kind", dict(good, kind="store.dropped"), "kind"),
     ]
     for what, ev, field in bads:
         expect(c, edge.post("/v1/events", ev), 400, "edge: " + what, field)

@@ -120,6 +120,7 @@ struct seen {
 	uint64_t calls, events, last;
 	bool in_order;
 	int sev[SEEN_MAX + 1];
+	bool own[SEEN_MAX + 1]; /* a store.dropped event of the store's */
 	uint8_t hash[SEEN_MAX + 1][EVENT_HASH_LEN];
 };
 
@@ -135,6 +136,7 @@ static void on_append(const struct event *ev, size_t n, void *arg)
 		w->events++;
 		if (ev[i].seq <= SEEN_MAX) {
 			w->sev[ev[i].seq] = (int)ev[i].severity;
+			w->own[ev[i].seq] = strcmp(ev[i].kind, "store.dropped") == 0;
 			memcpy(w->hash[ev[i].seq], ev[i].hash, EVENT_HASH_LEN);
 		}
 	}
@@ -679,6 +681,89 @@ static void quota_alarms_only_terminates(void **state)
 	store_close(s);
 }
 
+/* The order the policy deletes in: severities, with the store's own
+ * store.dropped events between warnings and alarms. */
+static int drop_rank(const struct seen *w, uint64_t seq)
+{
+	return w->own[seq] ? 2 * SEV_WARNING + 1 : 2 * w->sev[seq];
+}
+
+/* Repeated quota passes with the hub away, so many that alarms go and the
+ * store.dropped events with them: the ranges of the deleted ones are
+ * carried forward, and the surviving store.dropped events still list
+ * exactly the missing seqs, each once. */
+static void quota_carries_dropped_ranges_forward(void **state)
+{
+	struct fixture *f = *state;
+	struct seen *seen = seen_new();
+	struct store_stats st;
+	struct store_drop *d;
+	struct event *got, ev[20];
+	size_t n, nd, own_gone = 0;
+	char *missing;
+	uint64_t nmissing = 0;
+	int min_present = 99;
+	struct store *s = open_store(f->path, "edge-1", QUOTA);
+
+	store_on_append(s, on_append, seen);
+	/* 20% debug and 10% warning scattered among alarms: the drop ranges
+	 * fragment, and once the debug events are gone the alarms go too. */
+	for (int call = 0; call < 250; call++) {
+		for (int i = 0; i < 20; i++) {
+			int k = (call * 20 + i) % 10;
+			make_event(&ev[i],
+				   k < 2    ? SEV_DEBUG
+				   : k == 2 ? SEV_WARNING
+					    : SEV_ALARM,
+				   call * 20 + i);
+		}
+		assert_int_equal(store_append(s, ev, 20), MW_OK);
+		clear_events(ev, 20);
+		if (call == 125) { /* a restart in the middle: nothing is forgotten */
+			store_close(s);
+			s = open_store(f->path, "edge-1", QUOTA);
+			store_on_append(s, on_append, seen);
+		}
+	}
+	assert_true(seen->in_order);
+	assert_int_equal(store_stats(s, &st), MW_OK);
+	assert_true(st.last_seq <= SEEN_MAX);
+	assert_true(st.bytes_used <= QUOTA);
+	read_all(s, &got, &n);
+	assert_int_equal(n, st.stored);
+	assert_chain(got, n);
+	missing = calloc(st.last_seq + 1, 1);
+	for (uint64_t q = 1; q <= st.last_seq; q++) {
+		missing[q] = !has_seq(got, n, q);
+		nmissing += (uint64_t)missing[q];
+		own_gone += missing[q] && seen->own[q];
+	}
+	assert_int_equal(nmissing, st.dropped);
+	assert_true(own_gone > 0); /* store.dropped events were deleted too */
+	for (uint64_t q = 1; q <= st.last_seq; q++) {
+		if (missing[q])
+			assert_true(drop_rank(seen, q) < min_present);
+		else if (drop_rank(seen, q) < min_present)
+			min_present = drop_rank(seen, q);
+	}
+	/* The surviving store.dropped events list every missing seq once. */
+	assert_int_equal(check_drop_events(got, n, missing, st.last_seq), st.dropped);
+	/* The drop ranges the uplink declares say the same, and one snapshot
+	 * puts each seq either in an event or in a range. */
+	store_events_free(got, n);
+	assert_int_equal(store_read_batch(s, 0, SIZE_MAX, SIZE_MAX, &got, &n, &d, &nd), MW_OK);
+	assert_int_equal(n, st.stored);
+	for (uint64_t q = 1; q <= st.last_seq; q++) {
+		assert_int_equal(in_ranges(d, nd, q), missing[q]);
+		assert_int_equal(has_seq(got, n, q), !missing[q]);
+	}
+	free(d);
+	store_events_free(got, n);
+	store_close(s);
+	free(missing);
+	seen_free(seen);
+}
+
 /* ---- crash safety ------------------------------------------------------ */
 
 static void kill9_reopens_consistent(void **state)
@@ -745,6 +830,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(quota_drops_by_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_prunes_sent_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_alarms_only_terminates, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota_carries_dropped_ranges_forward, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(kill9_reopens_consistent, setup, teardown),
 	};
 	log_set_level(LOG_ERROR);
