@@ -2,7 +2,7 @@
  * credentials.
  *
  * Backed by Nettle, the crypto library of the GnuTLS family that
- * libmicrohttpd and libcurl already bring into our processes: one crypto
+ * libmicrohttpd already brings into our processes: one crypto
  * family, and no second library to load (OpenSSL's libcrypto alone cost an
  * idle edge about 3 MiB of resident memory). */
 #ifndef MW_HASH_H

@@ -267,7 +267,8 @@ static int on_headers_end(struct http_parser *p)
 {
 	if (p->status < 200) {
 		if (p->status == 101)
-			return fail(p, MW_ERR_INVALID, "switching protocols (101), never asked for");
+			return fail(p, MW_ERR_INVALID,
+				    "switching protocols (101), never asked for");
 		p->state = S_STATUS; /* 100 Continue and the like: the answer follows */
 		return MW_OK;
 	}
@@ -337,19 +338,15 @@ static int on_chunk_size(struct http_parser *p)
 static int on_line(struct http_parser *p)
 {
 	switch (p->state) {
-	case S_STATUS:
-		return on_status(p);
-	case S_HEADERS:
-		return p->line[0] ? on_header(p) : on_headers_end(p);
-	case S_CHUNK_SIZE:
-		return on_chunk_size(p);
+	case S_STATUS: return on_status(p);
+	case S_HEADERS: return p->line[0] ? on_header(p) : on_headers_end(p);
+	case S_CHUNK_SIZE: return on_chunk_size(p);
 	case S_CHUNK_END:
 		if (p->line[0])
 			return fail(p, MW_ERR_INVALID, "no CRLF after the chunk data");
 		p->state = S_CHUNK_SIZE;
 		return MW_OK;
-	case S_TRAILERS:
-		return p->line[0] ? on_header(p) : finish(p);
+	case S_TRAILERS: return p->line[0] ? on_header(p) : finish(p);
 	}
 	return fail(p, MW_ERR_STATE, "parser in no line state");
 }
@@ -387,14 +384,9 @@ static int step(struct http_parser *p, const char *data, size_t len, size_t *use
 
 	switch (p->state) {
 	case S_BODY_LEN:
-	case S_CHUNK_DATA:
-		return take_counted(p, data, len, used);
-	case S_BODY_EOF:
-		*used = len;
-		return add_body(p, data, len);
-	default:
-		rc = take_line(p, data, len, used);
-		return rc > 0 ? on_line(p) : rc;
+	case S_CHUNK_DATA: return take_counted(p, data, len, used);
+	case S_BODY_EOF: *used = len; return add_body(p, data, len);
+	default: rc = take_line(p, data, len, used); return rc > 0 ? on_line(p) : rc;
 	}
 }
 
@@ -420,18 +412,16 @@ int http_parse_eof(struct http_parser *p)
 {
 	p->keep_alive = false;
 	switch (p->state) {
-	case S_DONE:
-		return MW_OK;
-	case S_BODY_EOF:
-		return finish(p);
-	case S_FAILED:
-		return MW_ERR_STATE;
+	case S_DONE: return MW_OK;
+	case S_BODY_EOF: return finish(p);
+	case S_FAILED: return MW_ERR_STATE;
 	case S_BODY_LEN:
 		return fail(p, MW_ERR_IO, "connection closed %llu bytes before the end of the body",
 			    (unsigned long long)p->length);
 	default:
-		return fail(p, MW_ERR_IO, p->received ? "connection closed in the middle of the answer"
-						      : "connection closed before any answer");
+		return fail(p, MW_ERR_IO,
+			    p->received ? "connection closed in the middle of the answer"
+					: "connection closed before any answer");
 	}
 }
 
@@ -531,8 +521,9 @@ static int parse_url(const char *url, const char *unix_path, struct target *t, c
 	if (!url || !*url)
 		return bad_url(err, cap, "", "no URL");
 	if (strncasecmp(url, "https://", 8) == 0) {
-		snprintf(err, cap, "https is not supported yet; use http:// on a trusted network "
-				   "(TLS comes with enrollment)");
+		snprintf(err, cap,
+			 "https is not supported yet; use http:// on a trusted network "
+			 "(TLS comes with enrollment)");
 		return MW_ERR_INVALID;
 	}
 	if (strncasecmp(url, "http://", 7) != 0)
@@ -561,9 +552,9 @@ static int parse_url(const char *url, const char *unix_path, struct target *t, c
 /* ------------------------------------------------------------- the client */
 
 struct http_client {
-	int fd;		      /* -1 when not connected */
+	int fd;			  /* -1 when not connected */
 	char peer[NAME_MAX_ + 8]; /* whom fd is connected to: "tcp:host:port", "unix:path" */
-	struct buf head;      /* the request line and headers */
+	struct buf head;	  /* the request line and headers */
 	struct http_parser parser;
 	char rbuf[READ_CHUNK];
 };
@@ -684,8 +675,8 @@ static int open_unix(struct call *k, int *fdp)
  * or when the time is up. (getaddrinfo itself cannot be bounded.) */
 static int open_tcp(struct call *k, int *fdp)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL, *ai;
 	int g = getaddrinfo(k->t->host, k->t->port, &hints, &res), rc = MW_ERR_IO;
 
@@ -695,7 +686,8 @@ static int open_tcp(struct call *k, int *fdp)
 		return MW_ERR_IO;
 	}
 	for (ai = res; ai && mw_mono_ns() < k->deadline; ai = ai->ai_next)
-		if ((rc = connect_addr(k, ai->ai_family, ai->ai_addr, ai->ai_addrlen, fdp)) == MW_OK)
+		if ((rc = connect_addr(k, ai->ai_family, ai->ai_addr, ai->ai_addrlen, fdp)) ==
+		    MW_OK)
 			break;
 	if (rc && mw_mono_ns() >= k->deadline)
 		rc = timed_out(k);
@@ -746,6 +738,12 @@ static bool header_ok(const char *h)
 	return true;
 }
 
+static int refuse(char *err, size_t cap, const char *what, const char *text)
+{
+	snprintf(err, cap, "invalid %s \"%.40s\"", what, text);
+	return MW_ERR_INVALID;
+}
+
 /* Writes the request line and headers into c->head. */
 static int build_head(struct http_client *c, const struct http_request *req, const char *method,
 		      const struct target *t, char *err, size_t cap)
@@ -756,7 +754,7 @@ static int build_head(struct http_client *c, const struct http_request *req, con
 	buf_reset(b);
 	for (const char *m = method; *m; m++)
 		if (!isupper((unsigned char)*m))
-			return snprintf(err, cap, "invalid method \"%.20s\"", method), MW_ERR_INVALID;
+			return refuse(err, cap, "method", method);
 	rc = buf_printf(b, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\nUser-Agent: millwright/%s\r\n",
 			method, t->path[0] == '/' ? "" : "/", (int)t->path_len, t->path,
 			t->host_hdr, MW_VERSION);
@@ -764,16 +762,17 @@ static int build_head(struct http_client *c, const struct http_request *req, con
 		rc = buf_printf(b, "Content-Length: %zu\r\n", req->body ? req->body_len : 0);
 	for (size_t i = 0; !rc && req->headers && req->headers[i]; i++) {
 		if (!header_ok(req->headers[i]))
-			return snprintf(err, cap, "invalid request header \"%.40s\"", req->headers[i]),
-			       MW_ERR_INVALID;
+			return refuse(err, cap, "request header", req->headers[i]);
 		rc = buf_printf(b, "%s\r\n", req->headers[i]);
 	}
 	if (!rc && req->bearer && *req->bearer) {
 		for (const char *s = req->bearer; *s; s++)
-			if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-				return snprintf(err, cap, "invalid bearer token (space or control "
-							  "character)"),
-				       MW_ERR_INVALID;
+			if ((unsigned char)*s <= 0x20 || *s == 0x7f) {
+				/* The token is a secret: say what is wrong, not what it is. */
+				snprintf(err, cap,
+					 "invalid bearer token: space or control character");
+				return MW_ERR_INVALID;
+			}
 		rc = buf_printf(b, "Authorization: Bearer %s\r\n", req->bearer);
 	}
 	if (!rc)
@@ -802,7 +801,8 @@ static int send_all(struct http_client *c, struct call *k, const void *body, siz
 		}
 		if (n < 0) {
 			k->stale = errno == EPIPE || errno == ECONNRESET;
-			snprintf(k->err, k->cap, "cannot send to %s: %s", k->t->name, strerror(errno));
+			snprintf(k->err, k->cap, "cannot send to %s: %s", k->t->name,
+				 strerror(errno));
 			return MW_ERR_IO;
 		}
 		while (m.msg_iovlen > 0 && (size_t)n >= m.msg_iov->iov_len) {
@@ -891,8 +891,8 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	const char *method = req->method ? req->method : req->body ? "POST" : "GET";
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
 	struct target t;
-	struct call k = {.t = &t, .timeout_ms = timeout, .err = resp->error,
-			 .cap = sizeof(resp->error)};
+	struct call k = {
+		.t = &t, .timeout_ms = timeout, .err = resp->error, .cap = sizeof(resp->error)};
 	bool reused = false;
 	int rc;
 

@@ -38,8 +38,8 @@
 struct http_client;
 
 struct http_request {
-	const char *method; /* "GET", "POST", ...; NULL = GET, or POST with a body */
-	const char *url;    /* http://host[:port]/path?query; https is refused for now */
+	const char *method;	    /* "GET", "POST", ...; NULL = GET, or POST with a body */
+	const char *url;	    /* http://host[:port]/path?query; https is refused for now */
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *bearer;	    /* adds "Authorization: Bearer ..." when non-empty */
 	const void *body;
@@ -74,18 +74,18 @@ void http_response_free(struct http_response *resp);
 
 struct http_parser {
 	/* set by http_parser_init */
-	struct buf *body;  /* the body is appended here */
-	size_t max_body;   /* MW_ERR_TOOBIG past this many body bytes */
-	bool head;	   /* the request was HEAD: no body whatever the headers say */
+	struct buf *body; /* the body is appended here */
+	size_t max_body;  /* MW_ERR_TOOBIG past this many body bytes */
+	bool head;	  /* the request was HEAD: no body whatever the headers say */
 	/* results */
-	int status;	   /* of the final (non-1xx) answer, once its headers are in */
-	bool keep_alive;   /* the connection may carry another request after this one */
-	bool done;	   /* the whole answer is in */
-	size_t received;   /* bytes fed so far */
-	char error[160];   /* what was wrong, when http_parse failed */
+	int status;	 /* of the final (non-1xx) answer, once its headers are in */
+	bool keep_alive; /* the connection may carry another request after this one */
+	bool done;	 /* the whole answer is in */
+	size_t received; /* bytes fed so far */
+	char error[160]; /* what was wrong, when http_parse failed */
 	/* internal */
 	int state;
-	int minor;	   /* HTTP/1.minor */
+	int minor; /* HTTP/1.minor */
 	bool chunked, has_length, saw_close;
 	uint64_t length;   /* Content-Length, or what is left of it or of a chunk */
 	size_t head_bytes; /* header (or trailer) bytes so far, against HTTP_HEADER_MAX */

@@ -76,12 +76,11 @@ static void compare(const uint8_t *data, size_t size, bool head, uint64_t seed)
 
 	run(data, size, head, 0, &whole);
 	run(data, size, head, seed, &cut);
-	if (whole.rc != cut.rc || whole.status != cut.status ||
-	    whole.keep_alive != cut.keep_alive)
+	if (whole.rc != cut.rc || whole.status != cut.status || whole.keep_alive != cut.keep_alive)
 		abort();
-	if (whole.rc == MW_OK && (whole.body.len != cut.body.len ||
-				  (whole.body.len && memcmp(whole.body.data, cut.body.data,
-							    whole.body.len))))
+	if (whole.rc == MW_OK &&
+	    (whole.body.len != cut.body.len ||
+	     (whole.body.len && memcmp(whole.body.data, cut.body.data, whole.body.len))))
 		abort();
 	buf_free(&whole.body);
 	buf_free(&cut.body);

@@ -104,8 +104,8 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
 	if (strcmp(url, "/echo") == 0)
 		return answer(c, 200, upload->data ? upload->data : "", upload->len);
 	if (strcmp(url, "/inspect") == 0) {
-		int n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s", method,
-				 hdr(c, "Host"), hdr(c, "User-Agent"), hdr(c, "Authorization"),
+		int n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s", method, hdr(c, "Host"),
+				 hdr(c, "User-Agent"), hdr(c, "Authorization"),
 				 hdr(c, "Content-Length"), hdr(c, "X-Test"), hdr(c, "Connection"));
 		return answer(c, 200, text, (size_t)n);
 	}
@@ -198,12 +198,12 @@ static void server_start(struct server *s, bool on_unix, unsigned idle_timeout_s
 		assert_int_equal(bind(fd, (struct sockaddr *)&su, sizeof(su)), 0);
 		assert_int_equal(listen(fd, 16), 0);
 	}
-	s->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-		on_unix ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
-		on_unix ? (intptr_t)fd : (intptr_t)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s, MHD_OPTION_END);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				on_request, s,
+				on_unix ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+				on_unix ? (intptr_t)fd : (intptr_t)&sa, MHD_OPTION_NOTIFY_COMPLETED,
+				on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s, MHD_OPTION_END);
 	assert_non_null(s->d);
 	if (!on_unix)
 		s->port = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -265,7 +265,8 @@ static void raw_serve(struct raw *r, int fd)
 			break;
 		else if (i == 1)
 			ans = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-		if (send(fd, ans, strlen(ans), MSG_NOSIGNAL) <= 0 || r->mode == RAW_GARBAGE || i == 1)
+		if (send(fd, ans, strlen(ans), MSG_NOSIGNAL) <= 0 || r->mode == RAW_GARBAGE ||
+		    i == 1)
 			break;
 	}
 	close(fd);
@@ -355,8 +356,8 @@ static void sends_the_documented_headers(void **state)
 	char want[512];
 
 	server_start(&s, false, 0);
-	struct http_request req = {.url = url_of(s.port, "/inspect?x=1"), .headers = extra,
-				   .bearer = "sekrit-token"};
+	struct http_request req = {
+		.url = url_of(s.port, "/inspect?x=1"), .headers = extra, .bearer = "sekrit-token"};
 	assert_int_equal(http_request(&req, &r), MW_OK);
 	assert_int_equal(r.status, 200);
 	snprintf(want, sizeof(want),
@@ -365,8 +366,8 @@ static void sends_the_documented_headers(void **state)
 	assert_string_equal(r.body.data, want);
 	http_response_free(&r);
 
-	struct http_request put = {.method = "PUT", .url = url_of(s.port, "/inspect"),
-				   .body = "abc", .body_len = 3};
+	struct http_request put = {
+		.method = "PUT", .url = url_of(s.port, "/inspect"), .body = "abc", .body_len = 3};
 	assert_int_equal(http_request(&put, &r), MW_OK);
 	assert_true(strncmp(r.body.data, "PUT|", 4) == 0);
 	assert_non_null(strstr(r.body.data, "|-|3|-|"));
@@ -443,8 +444,10 @@ static void keeps_one_connection_alive(void **state)
 	server_start(&s, false, 0);
 	assert_int_equal(http_client_new(&c), MW_OK);
 	for (int i = 0; i < 5; i++) {
-		struct http_request req = {.url = url_of(s.port, i % 2 ? "/echo" : "/chunked?n=5000"),
-					   .body = i % 2 ? "x" : NULL, .body_len = 1};
+		struct http_request req = {
+			.url = url_of(s.port, i % 2 ? "/echo" : "/chunked?n=5000"),
+			.body = i % 2 ? "x" : NULL,
+			.body_len = 1};
 		assert_int_equal(http_do(c, &req, &r), MW_OK);
 		assert_int_equal(r.status, 200);
 		http_response_free(&r);
@@ -542,8 +545,8 @@ static void says_what_was_wrong_with_a_garbled_answer(void **state)
 	raw_start(&srv, RAW_GARBAGE);
 	struct http_request req = {.url = url_of(srv.port, "/x")};
 	assert_int_equal(http_request(&req, &r), MW_ERR_INVALID);
-	snprintf(want, sizeof(want), "bad answer from 127.0.0.1:%d: invalid status line \"HTTP/9 nope\"",
-		 srv.port);
+	snprintf(want, sizeof(want),
+		 "bad answer from 127.0.0.1:%d: invalid status line \"HTTP/9 nope\"", srv.port);
 	assert_string_equal(r.error, want);
 	assert_int_equal(r.status, 0);
 	http_response_free(&r);
@@ -598,7 +601,8 @@ static void talks_over_a_unix_socket(void **state)
 	assert_true(strncmp(r.body.data, "GET|localhost|millwright/", 25) == 0);
 	http_response_free(&r);
 
-	struct http_request gone = {.url = "http://localhost/", .unix_socket = "/tmp/mw-no-such.sock"};
+	struct http_request gone = {.url = "http://localhost/",
+				    .unix_socket = "/tmp/mw-no-such.sock"};
 	assert_int_equal(http_request(&gone, &r), MW_ERR_IO);
 	assert_string_equal(r.error,
 			    "cannot connect to /tmp/mw-no-such.sock: No such file or directory");
@@ -638,15 +642,18 @@ static void refuses_bad_urls_with_a_reason(void **state)
 	static const struct {
 		const char *url, *why;
 	} cases[] = {
-		{"https://hub:7800/", "https is not supported yet; use http:// on a trusted network "
-				      "(TLS comes with enrollment)"},
+		{"https://hub:7800/",
+		 "https is not supported yet; use http:// on a trusted network "
+		 "(TLS comes with enrollment)"},
 		{"ftp://hub/", "URL \"ftp://hub/\": only http:// URLs are supported"},
 		{"http:///path", "URL \"http:///path\": no host"},
 		{"http://hub:70000/", "URL \"http://hub:70000/\": invalid port (1-65535)"},
 		{"http://hub:7x/", "URL \"http://hub:7x/\": invalid port (1-65535)"},
-		{"http://user@hub/", "URL \"http://user@hub/\": user names in URLs are not supported"},
+		{"http://user@hub/",
+		 "URL \"http://user@hub/\": user names in URLs are not supported"},
 		{"http://[::1/", "URL \"http://[::1/\": no ']' after the IPv6 address"},
-		{"http://hub/a b", "URL \"http://hub/a b\": space or control character in the path"},
+		{"http://hub/a b",
+		 "URL \"http://hub/a b\": space or control character in the path"},
 		{"", "URL \"\": no URL"},
 	};
 	struct http_response r;
@@ -678,10 +685,12 @@ struct pcase {
 };
 
 static const struct pcase pcases[] = {
-	{"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 0, MW_OK, 200, "hello", 1, 0},
+	{"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 0, MW_OK, 200, "hello",
+	 1, 0},
 	{"chunked, extensions, trailers",
 	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=\"v\"\r\nhello\r\n6 ; x\r\n"
-	 " world\r\n0\r\nX-Trailer: 1\r\n\r\n", 0, 0, MW_OK, 200, "hello world", 1, 0},
+	 " world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+	 0, 0, MW_OK, 200, "hello world", 1, 0},
 	{"interim 100 skipped",
 	 "HTTP/1.1 100 Continue\r\nX: y\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
 	 0, 0, MW_OK, 201, "ok", 1, 0},
@@ -698,19 +707,26 @@ static const struct pcase pcases[] = {
 	{"head", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1, 0, MW_OK, 200, "", 1, 0},
 	{"names any case, chunked beats length",
 	 "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nTRANSFER-ENCODING: Chunked\r\n\r\n3\r\nabc\r\n"
-	 "0\r\n\r\n", 0, 0, MW_OK, 200, "abc", 0, 0},
+	 "0\r\n\r\n",
+	 0, 0, MW_OK, 200, "abc", 0, 0},
 	{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", 0, 0, MW_OK, 200, "ok", 1, 0},
 	{"no reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", 0, 0, MW_OK, 404, "", 1, 0},
-	{"body at the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-	 0, 0, MW_OK, 200, "abcde", 1, 5},
+	{"body at the cap",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 0,
+	 0, MW_OK, 200, "abcde", 1, 5},
 	/* refusals */
-	{"http/2", "HTTP/2 200\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line \"HTTP/2 200\"", 0, 0},
-	{"short status", "HTTP/1.1 20 OK\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line", 0, 0},
-	{"status range", "HTTP/1.1 999 What\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "status 999 out of range", 0, 0},
-	{"not http", "SSH-2.0-OpenSSH_9.2\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line", 0, 0},
-	{"empty line first", "\r\nHTTP/1.1 200 OK\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line \"\"", 0, 0},
-	{"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
-	 "bad Content-Length \"-1\"", 0, 0},
+	{"http/2", "HTTP/2 200\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
+	 "invalid status line \"HTTP/2 200\"", 0, 0},
+	{"short status", "HTTP/1.1 20 OK\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line",
+	 0, 0},
+	{"status range", "HTTP/1.1 999 What\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
+	 "status 999 out of range", 0, 0},
+	{"not http", "SSH-2.0-OpenSSH_9.2\r\n", 0, 0, MW_ERR_INVALID, 0, "invalid status line", 0,
+	 0},
+	{"empty line first", "\r\nHTTP/1.1 200 OK\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
+	 "invalid status line \"\"", 0, 0},
+	{"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, 0, MW_ERR_INVALID,
+	 0, "bad Content-Length \"-1\"", 0, 0},
 	{"length overflow", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0,
 	 0, MW_ERR_INVALID, 0, "Content-Length overflows", 0, 0},
 	{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0, 0,
@@ -721,18 +737,19 @@ static const struct pcase pcases[] = {
 	 MW_ERR_INVALID, 0, "invalid chunk size line \"zz\"", 0, 0},
 	{"chunk size negative", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", 0, 0,
 	 MW_ERR_INVALID, 0, "invalid chunk size line", 0, 0},
-	{"chunk size huge", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
-	 0, 0, MW_ERR_INVALID, 0, "chunk size too large", 0, 0},
-	{"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 0,
-	 0, MW_ERR_INVALID, 0, "no CRLF after the chunk data", 0, 0},
+	{"chunk size huge",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n", 0, 0,
+	 MW_ERR_INVALID, 0, "chunk size too large", 0, 0},
+	{"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+	 0, 0, MW_ERR_INVALID, 0, "no CRLF after the chunk data", 0, 0},
 	{"header without colon", "HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
 	 "header line without a name", 0, 0},
 	{"bad header name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
 	 "invalid header name \"Bad Name\"", 0, 0},
 	{"folded header", "HTTP/1.1 200 OK\r\nX: a\r\n  b\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
 	 "folded header line", 0, 0},
-	{"gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 0, MW_ERR_INVALID,
-	 0, "unsupported Transfer-Encoding \"gzip\"", 0, 0},
+	{"gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 0,
+	 MW_ERR_INVALID, 0, "unsupported Transfer-Encoding \"gzip\"", 0, 0},
 	{"NUL in a header", "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 0, 0, MW_ERR_INVALID, 0,
 	 "a NUL or CR byte inside a line", 0, 0},
 	{"101", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0, 0, MW_ERR_INVALID, 0, "101", 0, 0},
@@ -783,7 +800,8 @@ static void run_case(const struct pcase *c, const size_t *cuts, size_t ncuts, co
 		fail_msg("%s (%s): rc %d, want %d (%s)", c->name, how, rc, c->rc, p->error);
 	if (rc != MW_OK) {
 		if (!strstr(p->error, c->body))
-			fail_msg("%s (%s): error \"%s\", want \"%s\"", c->name, how, p->error, c->body);
+			fail_msg("%s (%s): error \"%s\", want \"%s\"", c->name, how, p->error,
+				 c->body);
 	} else {
 		if (!p->done)
 			fail_msg("%s (%s): not done", c->name, how);
