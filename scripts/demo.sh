@@ -92,7 +92,9 @@ EOF
 
 trap stop INT TERM
 
-"$bin/mw-hub" --config "$demo/hub/hub.yaml" >>"$demo/hub.log" 2>&1 </dev/null &
+# setsid: each daemon in a session of its own, so Ctrl-C reaches only this
+# script, which stops the edge first and then the hub.
+setsid "$bin/mw-hub" --config "$demo/hub/hub.yaml" >>"$demo/hub.log" 2>&1 </dev/null &
 hub_pid=$!
 hub_addr=$(wait_addr "$demo/hub/data/hub.addr" "$hub_pid" hub) || stop 1
 hub_url="http://$hub_addr"
@@ -119,7 +121,7 @@ sim:
   seed: $sim_seed
 EOF
 
-"$bin/mw-edge" --config "$demo/edge/edge.yaml" >>"$demo/edge.log" 2>&1 </dev/null &
+setsid "$bin/mw-edge" --config "$demo/edge/edge.yaml" >>"$demo/edge.log" 2>&1 </dev/null &
 edge_pid=$!
 edge_addr=$(wait_addr "$demo/edge/data/edge.addr" "$edge_pid" edge) || stop 1
 edge_url="http://$edge_addr"

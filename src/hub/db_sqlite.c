@@ -77,7 +77,7 @@ static int fail(sqlite3 *h, const char *what)
 
 static int open_conn(const char *path, sqlite3 **out)
 {
-	static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	static const char pragmas[] = "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 				      "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;";
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int rc = sqlite3_open_v2(path, out, flags, NULL);
