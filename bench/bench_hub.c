@@ -4,18 +4,18 @@
  * loopback port with a fresh data dir, measures the resident memory of
  * the idle process (VmRSS), then posts pre-built batches -- 1000 sealed
  * events of about 256 canonical bytes each, zstd-compressed as the edge's
- * uplink sends them -- one after the other over one keep-alive libcurl
- * connection, and reports events stored per second. A second run has
- * EDGES edges post at once (each one batch after the other, as an uplink
- * does): the hub decodes and verifies their batches in parallel and only
- * the store's commit is serialised, so this is the figure for a fleet.
- * Every answer is
- * checked (200 and the acked seq advancing), so a fast wrong hub cannot
- * post a good figure. Building the batches is not timed. */
+ * uplink sends them -- one after the other over one keep-alive connection
+ * (core/http.c, the uplink's own client), and reports events stored per
+ * second. A second run has EDGES edges post at once (each one batch after
+ * the other, as an uplink does): the hub decodes and verifies their
+ * batches in parallel and only the store's commit is serialised, so this
+ * is the figure for a fleet. Every answer is checked (200 and the acked
+ * seq advancing), so a fast wrong hub cannot post a good figure.
+ * Building the batches is not timed. */
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/http.h"
 
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -163,11 +163,6 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	return buf_add(arg, p, size * n) ? 0 : size * n;
-}
-
 struct poster {
 	const char *addr;
 	int edge;
@@ -178,45 +173,37 @@ struct poster {
 /* Posts one edge's batches in order, each after the previous answer. */
 static void *post_all(void *arg)
 {
+	static const char *const headers[] = {"Content-Type: application/json",
+					      "Content-Encoding: zstd", NULL};
 	struct poster *p = arg;
 	const struct batch *batches = p->batches;
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	struct buf ans;
-	char url[256], auth[128];
+	struct http_client *c;
+	char url[256], token[64];
 
-	buf_init(&ans, 1 << 20);
+	if (http_client_new(&c))
+		die("out of memory");
 	snprintf(url, sizeof(url), "http://%s/v1/ingest", p->addr);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer " TOKEN, p->edge);
-	hdr = curl_slist_append(hdr, auth);
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, "Content-Encoding: zstd");
-	hdr = curl_slist_append(hdr, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
+	snprintf(token, sizeof(token), TOKEN, p->edge);
 	for (int b = 0; b < BATCHES; b++) {
-		long status = 0;
+		struct http_request req = {.url = url, .headers = headers, .bearer = token,
+					   .body = batches[b].z, .body_len = batches[b].len};
+		struct http_response resp;
 		json_t *j;
-		buf_reset(&ans);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, batches[b].z);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)batches[b].len);
-		if (curl_easy_perform(c) != CURLE_OK)
+		if (http_do(c, &req, &resp)) {
+			fprintf(stderr, "bench_hub: batch %d: %s\n", b, resp.error);
 			die("post failed");
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		j = json_loadb(ans.data ? ans.data : "", ans.len, 0, NULL);
-		if (status != 200 || json_integer_value(json_object_get(j, "acked")) !=
-					     (json_int_t)(b + 1) * PER_BATCH) {
-			fprintf(stderr, "bench_hub: batch %d: status %ld: %s\n", b, status,
-				ans.data ? ans.data : "");
+		}
+		j = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+		if (resp.status != 200 || json_integer_value(json_object_get(j, "acked")) !=
+						  (json_int_t)(b + 1) * PER_BATCH) {
+			fprintf(stderr, "bench_hub: batch %d: status %ld: %s\n", b, resp.status,
+				resp.body.data ? resp.body.data : "");
 			die("the hub refused a batch");
 		}
 		json_decref(j);
+		http_response_free(&resp);
 	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	buf_free(&ans);
+	http_client_free(c);
 	return NULL;
 }
 
@@ -243,7 +230,6 @@ int main(void)
 
 	if (!mkdtemp(dir))
 		die("mkdtemp");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	for (int i = 0; i <= EDGES; i++) {
 		snprintf(node, sizeof(node), "bench-%d", i);
 		p[i] = (struct poster){addr, i, build_batches(node), 0};
@@ -271,6 +257,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench_hub: could not remove %s\n", dir);
-	curl_global_cleanup();
 	return 0;
 }

@@ -15,7 +15,16 @@
  * is acknowledged, and re-sends what a lost ack leaves unacknowledged.
  * (Acks from before a power loss could be lost; the edge may then have
  * pruned events the hub no longer has. Say `PRAGMA synchronous=FULL` here
- * if that matters more than throughput.) */
+ * if that matters more than throughput.)
+ *
+ * Page size 16 KiB instead of SQLite's 4 KiB: a batch of 1000 events
+ * fills about 250 KiB of rows, and WAL mode writes each page as its own
+ * two pwrite() calls (frame header, page), then copies it again at the
+ * checkpoint. With 4 KiB pages that was some 300 system calls per batch;
+ * 16 KiB cuts them by 3.4 (measured with strace -c over bench_hub),
+ * while a small commit (one event, or a node's state) still writes only
+ * a few 16 KiB frames. SQLite takes the size when it creates the file;
+ * an existing hub.db keeps the size it has. */
 #include "hub/db.h"
 
 #include "core/log.h"
@@ -77,8 +86,9 @@ static int fail(sqlite3 *h, const char *what)
 
 static int open_conn(const char *path, sqlite3 **out)
 {
-	static const char pragmas[] = "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				      "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;";
+	static const char pragmas[] = "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;"
+				      "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+				      "PRAGMA foreign_keys=OFF;";
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int rc = sqlite3_open_v2(path, out, flags, NULL);
 	if (rc != SQLITE_OK || sqlite3_exec(*out, pragmas, NULL, NULL, NULL) != SQLITE_OK) {

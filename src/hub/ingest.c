@@ -393,10 +393,7 @@ static void validate_and_apply(struct hub *h, struct http_resp *resp, const char
 	ingest_batch_free(&b);
 }
 
-/* The fast path (wire.c): the edge's own shape read in one pass, without
- * a DOM. True with *b valid; false for anything else, which then takes
- * the general path below, and that one names what is wrong. */
-static bool fast_batch(const char *text, size_t len, struct ingest_batch *b)
+bool ingest_batch_scan(const char *text, size_t len, struct ingest_batch *b)
 {
 	char err[256];
 
@@ -426,7 +423,7 @@ void ingest_handle(struct hub *h, struct http_req *req, struct http_resp *resp)
 	}
 	if (body_text(h, req, resp, node, &plain, &text, &len))
 		goto out;
-	if (fast_batch(text, len, &fast)) {
+	if (ingest_batch_scan(text, len, &fast)) {
 		if (!forbidden(h, resp, node, fast.node))
 			apply(h, resp, &fast);
 		ingest_batch_free(&fast);

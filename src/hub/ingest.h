@@ -37,6 +37,14 @@ int ingest_batch_parse(const json_t *root, struct ingest_batch *out, char *err, 
 	MW_MUST_CHECK;
 void ingest_batch_free(struct ingest_batch *b);
 
+/* The fast path (hub/wire.c): the edge's own shape read in one pass,
+ * without a DOM. True with *out filled when text is a batch exactly as
+ * mw-edge writes it and is valid; then *out is what ingest_json_load() +
+ * ingest_batch_parse() would have made of it. False, with *out empty, for
+ * anything else: the caller then takes the general path, which names
+ * what is wrong. */
+bool ingest_batch_scan(const char *text, size_t len, struct ingest_batch *out) MW_MUST_CHECK;
+
 void ingest_handle(struct hub *h, struct http_req *req, struct http_resp *resp);
 
 #endif
