@@ -196,8 +196,8 @@ static char *edit(const char *text, const char *from, const char *to)
 	out = malloc(n + 1);
 	assert_non_null(out);
 	memcpy(out, text, head);
-	strcpy(out + head, to);
-	strcat(out, at + strlen(from));
+	memcpy(out + head, to, strlen(to));
+	memcpy(out + head + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
 	return out;
 }
 
