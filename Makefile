@@ -37,8 +37,11 @@ check: deps build-check/build.ninja
 	cd build-check && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS)
 
-bench: deps build
-	sh bench/run.sh build
+# Only the figures go to stdout (`make bench > figures.txt`); installing
+# and building report on stderr.
+bench:
+	@$(MAKE) --no-print-directory deps build >&2
+	@sh bench/run.sh build
 
 demo: deps build
 	sh scripts/demo.sh build
