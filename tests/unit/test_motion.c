@@ -1,0 +1,270 @@
+/* test_motion.c -- the background model and blob finder of vision/motion.h.
+ *
+ * Frames are drawn here: a floor of bright and dark tiles with a fixed
+ * per-pixel texture, fresh sensor noise in every frame, and a "person", a
+ * filled ellipse darker than the floor. What a user would notice: one
+ * moving object is one blob whose box is where the object is; a static
+ * scene, and a slow brightness ramp of 30 grey levels, give no blobs at
+ * all; a sudden change of the light gives no frame-sized blob and the
+ * model is usable again shortly after. Everything comes from a fixed-seed
+ * generator, so a failure replays exactly. */
+#include "vision/motion.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define W 640
+#define H 360
+#define RX 18
+#define RY 40
+#define NOISE_LEN 65536
+
+struct scene {
+	struct plane frame;
+	uint8_t *floor;		 /* W * H, the textured background */
+	int8_t noise[NOISE_LEN]; /* -8..8, read from a random offset each frame */
+	uint32_t rng;
+};
+
+static uint32_t rnd(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+static void scene_init(struct scene *sc, uint32_t seed)
+{
+	sc->rng = seed;
+	assert_int_equal(plane_alloc(&sc->frame, W, H), MW_OK);
+	sc->floor = malloc((size_t)W * H);
+	assert_non_null(sc->floor);
+	for (int y = 0; y < H; y++) {
+		for (int x = 0; x < W; x++) {
+			int tile = ((x / 40) + (y / 40)) % 3; /* 0, 1, 2: three floor shades */
+			sc->floor[y * W + x] = (uint8_t)(100 + 30 * tile + rnd(&sc->rng) % 24);
+		}
+	}
+	for (int i = 0; i < NOISE_LEN; i++)
+		sc->noise[i] = (int8_t)(rnd(&sc->rng) % 17 - 8);
+}
+
+static void scene_done(struct scene *sc)
+{
+	plane_free(&sc->frame);
+	free(sc->floor);
+}
+
+static uint8_t clamp(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+/* Draws the floor shifted by offset grey levels, with noise, and a person
+ * centred on (cx, cy) unless cx < 0. */
+static void draw(struct scene *sc, int offset, int cx, int cy)
+{
+	uint32_t off = rnd(&sc->rng) % NOISE_LEN;
+
+	for (int y = 0; y < H; y++) {
+		uint8_t *row = plane_row(&sc->frame, y);
+		const uint8_t *fl = sc->floor + y * W;
+		const int8_t *nz = sc->noise + (off + (uint32_t)y * 97) % (NOISE_LEN - W);
+		int dy = y - cy;
+		for (int x = 0; x < W; x++)
+			row[x] = clamp(fl[x] + nz[x] + offset);
+		if (cx < 0 || dy < -RY || dy > RY)
+			continue;
+		for (int x = cx - RX; x <= cx + RX; x++) {
+			int dx = x - cx;
+			if (x >= 0 && x < W &&
+			    dx * dx * RY * RY + dy * dy * RX * RX <= RX * RX * RY * RY)
+				row[x] = clamp(48 + nz[x] + nz[W - 1 - x] + offset);
+		}
+	}
+}
+
+static struct motion *new_motion(void)
+{
+	struct motion_options o = {0};
+	struct motion *m = NULL;
+	char err[256] = "";
+
+	assert_int_equal(motion_new(&o, W, H, &m, err, sizeof(err)), MW_OK);
+	return m;
+}
+
+static int run(struct motion *m, struct scene *sc, struct blob *b)
+{
+	int n = motion_process(m, &sc->frame, b, MOTION_BLOBS_MAX);
+	assert_true(n >= 0);
+	return n;
+}
+
+/* One person crossing the frame: one blob a frame, the box within a few
+ * pixels of the drawn ellipse, the centroid on it, the mask set there. */
+static void test_one_moving_object(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int worst = 0;
+
+	scene_init(&sc, 1);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int i = 0; i < 60; i++) {
+		int cx = 60 + 9 * i, cy = 150 + i;
+		const struct plane *mask;
+		draw(&sc, 0, cx, cy);
+		assert_int_equal(run(m, &sc, b), 1);
+		worst = abs(b[0].box.x - (cx - RX)) > worst ? abs(b[0].box.x - (cx - RX)) : worst;
+		worst = abs(b[0].box.y - (cy - RY)) > worst ? abs(b[0].box.y - (cy - RY)) : worst;
+		worst = abs(b[0].box.w - (2 * RX + 1)) > worst ? abs(b[0].box.w - (2 * RX + 1))
+							       : worst;
+		worst = abs(b[0].box.h - (2 * RY + 1)) > worst ? abs(b[0].box.h - (2 * RY + 1))
+							       : worst;
+		assert_true(abs(b[0].cx - cx) <= 3 && abs(b[0].cy - cy) <= 3);
+		assert_true(b[0].area > 3.14 * RX * RY * 0.7 && b[0].area < 3.14 * RX * RY * 1.3);
+		mask = motion_mask(m);
+		assert_int_equal(plane_row(mask, cy / 4)[cx / 4], 255);
+		assert_int_equal(plane_row(mask, 10)[(cx + 200) % W / 4], 0);
+	}
+	print_message("worst box error %d px\n", worst);
+	assert_true(worst <= 6);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+static void test_static_scene(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int found = 0;
+
+	scene_init(&sc, 2);
+	for (int i = 0; i < 120; i++) {
+		draw(&sc, 0, -1, 0);
+		found += run(m, &sc, b);
+	}
+	assert_int_equal(found, 0);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+/* Evening light: +30 grey levels over 300 frames (10 s at 30 fps). */
+static void test_slow_brightness_ramp(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int found = 0;
+
+	scene_init(&sc, 3);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		found += run(m, &sc, b);
+	}
+	for (int i = 0; i <= 300; i++) {
+		draw(&sc, i / 10, -1, 0);
+		found += run(m, &sc, b);
+	}
+	assert_int_equal(found, 0);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+/* Lights switched on: no frame-sized blob, nothing while re-learning, and
+ * a person walking in afterwards is found again. */
+static void test_sudden_step_relearns(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int found = 0, hits = 0;
+
+	scene_init(&sc, 4);
+	for (int i = 0; i < 40; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int i = 0; i < 60; i++) {
+		draw(&sc, 60, -1, 0);
+		found += run(m, &sc, b);
+	}
+	assert_int_equal(found, 0);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 60, 100 + 12 * i, 200);
+		if (run(m, &sc, b) == 1 && abs(b[0].cx - (100 + 12 * i)) <= 4)
+			hits++;
+	}
+	assert_int_equal(hits, 30);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+/* The background is not polluted by a person who stood still for a while:
+ * once they leave, nothing remains. */
+static void test_no_ghost_after_standing(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int found = 0;
+
+	scene_init(&sc, 5);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int i = 0; i < 90; i++) {
+		draw(&sc, 0, 320, 180);
+		assert_int_equal(run(m, &sc, b), 1);
+	}
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		found += run(m, &sc, b);
+	}
+	assert_int_equal(found, 0);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+static void test_bad_options(void **state)
+{
+	struct motion_options o = {.scale = 3};
+	struct motion *m = NULL;
+	char err[256] = "";
+
+	assert_int_equal(motion_new(&o, W, H, &m, err, sizeof(err)), MW_ERR_INVALID);
+	assert_null(m);
+	assert_non_null(strstr(err, "scale 3"));
+	o = (struct motion_options){.learn_rate = 1.5};
+	assert_int_equal(motion_new(&o, W, H, &m, err, sizeof(err)), MW_ERR_INVALID);
+	assert_non_null(strstr(err, "learn_rate"));
+	o = (struct motion_options){0};
+	assert_int_equal(motion_new(&o, 2, H, &m, err, sizeof(err)), MW_ERR_INVALID);
+	assert_non_null(strstr(err, "2x360"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_moving_object),
+		cmocka_unit_test(test_static_scene),
+		cmocka_unit_test(test_slow_brightness_ramp),
+		cmocka_unit_test(test_sudden_step_relearns),
+		cmocka_unit_test(test_no_ghost_after_standing),
+		cmocka_unit_test(test_bad_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
