@@ -1,0 +1,66 @@
+/* inspect_internal.h -- what inspect.c (alignment, scoring, trigger) and
+ * inspect_model.c (training, model files) share; not for other modules. */
+#ifndef MW_VISION_INSPECT_INTERNAL_H
+#define MW_VISION_INSPECT_INTERNAL_H
+
+#include "vision/inspect.h"
+
+#define INSPECT_MEAN_UNIT (1.0 / 64) /* model mean: grey levels per step (uint16) */
+#define INSPECT_DEV_UNIT 0.5         /* model deviation: grey levels per step (uint8) */
+#define INSPECT_NORM 128.0           /* parts are brightness-normalised to this mean */
+#define INSPECT_EPS 2.0              /* added to the deviation: sensor noise floor */
+#define INSPECT_K 4.0                /* deviations from the mean that make a pixel anomalous */
+
+struct inspect_model {
+	char camera[VISION_ID_MAX + 1];
+	int frame_w, frame_h;
+	struct bbox roi;
+	double threshold;     /* default defect score threshold */
+	double presence;      /* default part-present correlation */
+	double k;             /* anomaly factor */
+	double max_angle_deg; /* alignment range; 1 degree steps */
+	int max_shift;        /* alignment range, pixels; the template's margin in the ROI */
+	int tw, th;           /* template: the ROI less max_shift on every side */
+	int ntrain;           /* images it was learned from */
+	uint16_t *mean;       /* tw * th, INSPECT_MEAN_UNIT */
+	uint8_t *dev;         /* tw * th, INSPECT_DEV_UNIT */
+};
+
+/* Where a part lies in the ROI: template pixel u maps to ROI pixel
+ * M + c + d + R(a)(u - c), c the template's centre, M the margin. */
+struct inspect_pose {
+	double dx, dy, a; /* pixels, radians */
+	double ncc;       /* normalised cross-correlation at that pose */
+};
+
+struct inspect_align;
+
+/* Rotated templates of the tw x th float image t, for ROIs of w x h. */
+int inspect__align_new(const float *t, int tw, int th, int w, int h, int margin,
+		       double max_angle_deg, struct inspect_align **out) MW_MUST_CHECK;
+void inspect__align_free(struct inspect_align *al);
+/* Coarse-to-fine search for the part in roi (w x h). */
+void inspect__align(struct inspect_align *al, const struct plane *roi, struct inspect_pose *p);
+/* Samples roi at the pose into out (tw x th), brightness-normalised to
+ * INSPECT_NORM; returns the mean it divided out. */
+double inspect__extract(const struct plane *roi, int margin, int tw, int th,
+			const struct inspect_pose *p, float *out);
+
+/* Per-pixel reference for scoring: mean and 1 / (deviation + eps). */
+void inspect__reference(const struct inspect_model *m, float *mean, float *inv);
+
+struct inspect_scorer;
+int inspect__scorer_new(int tw, int th, struct inspect_scorer **out) MW_MUST_CHECK;
+void inspect__scorer_free(struct inspect_scorer *s);
+/* Scores a normalised aligned image x against (mean, inv): the anomaly
+ * summed over the worst connected region; box gets that region in
+ * template pixels (w = 0 if none). The region's pixels are marked in the
+ * scorer's label map (inspect__scorer_region) until the next call. */
+double inspect__score(struct inspect_scorer *s, const float *x, const float *mean,
+		      const float *inv, double k, struct bbox *box);
+/* 1 where the last scored region lies, else 0 (tw x th). */
+const uint8_t *inspect__scorer_region(const struct inspect_scorer *s);
+
+struct inspect_model *inspect__model_alloc(int tw, int th);
+
+#endif
