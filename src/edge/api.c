@@ -11,13 +11,22 @@
  * is then gathered into a capped buffer and handled at the last callback:
  * every event is parsed and validated first, and only then are all of them
  * appended with one store_append() call, so a request is all or nothing and
- * the 201 means durable. */
+ * the 201 means durable.
+ *
+ * POST /v1/blobs takes raw bytes (a JPEG snapshot) under blobs.max_size
+ * rather than api.max_body, stores them content-addressed (edge/blobs.h)
+ * and answers their hash. An event may only name blobs this edge holds:
+ * the check happens before the append, so an accepted event's evidence is
+ * on disk (the blob quota may still delete it later; see blobs.h). After
+ * the append each referenced blob learns the event's severity, which
+ * keeps alarm evidence longest under the quota. */
 #include "edge/api.h"
 
 #include "core/buf.h"
 #include "core/event.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "edge/blobs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,12 +56,13 @@ struct api {
 	char address[128];
 };
 
+enum route { R_NONE, R_EVENTS, R_STATUS, R_HEALTH, R_METRICS, R_BLOBS };
+
 struct request {
 	struct buf body;
 	bool too_big;
+	enum route route;
 };
-
-enum route { R_NONE, R_EVENTS, R_STATUS, R_HEALTH, R_METRICS };
 
 /* ---- answers ---- */
 
@@ -202,6 +212,60 @@ static int parse_events(const json_t *root, struct event **out, size_t *n, char 
 	return MW_OK;
 }
 
+/* Calls fn on every blob hash the events name; stops at the first error. */
+static int each_blob(struct api *a, struct event *ev, size_t n,
+		     int (*fn)(struct api *a, const struct event *e, size_t i, const char *hex,
+			       void *arg),
+		     void *arg)
+{
+	int rc = MW_OK;
+
+	for (size_t i = 0; rc == MW_OK && i < n; i++) {
+		json_t *arr = ev[i].blobs ? json_loads(ev[i].blobs, 0, NULL) : NULL;
+		size_t k;
+		json_t *v;
+		json_array_foreach(arr, k, v)
+		{
+			if (rc == MW_OK)
+				rc = fn(a, &ev[i], i, json_string_value(v), arg);
+		}
+		json_decref(arr);
+	}
+	return rc;
+}
+
+struct blob_check {
+	char *err;
+	size_t errlen;
+	size_t n;
+};
+
+static int blob_present(struct api *a, const struct event *e, size_t i, const char *hex,
+			void *arg)
+{
+	struct blob_check *bc = arg;
+
+	if (hex && a->opt.blobs && blobs_has(a->opt.blobs, hex))
+		return MW_OK;
+	if (bc->n == 1)
+		snprintf(bc->err, bc->errlen,
+			 "blobs: %.64s: no such blob on this edge (POST it to /v1/blobs first)",
+			 hex ? hex : "?");
+	else
+		snprintf(bc->err, bc->errlen,
+			 "events[%zu].blobs: %.64s: no such blob on this edge (POST it to "
+			 "/v1/blobs first)",
+			 i, hex ? hex : "?");
+	return MW_ERR_INVALID;
+}
+
+static int blob_ref(struct api *a, const struct event *e, size_t i, const char *hex, void *arg)
+{
+	if (hex && a->opt.blobs && blobs_ref(a->opt.blobs, hex, e->severity))
+		log_warn("api cannot record a blob reference blob=%s", hex);
+	return MW_OK;
+}
+
 static enum MHD_Result post_events(struct api *a, struct MHD_Connection *c, struct request *rq)
 {
 	char err[ERR_MAX];
@@ -221,7 +285,14 @@ static enum MHD_Result post_events(struct api *a, struct MHD_Connection *c, stru
 		return reply_error(c, 503, NULL, "out of memory; retry later");
 	if (rc)
 		return reply_error(c, rc == MW_ERR_TOOBIG ? 413 : 400, NULL, "%s", err);
+	struct blob_check bc = {err, sizeof(err), n};
+	if (each_blob(a, ev, n, blob_present, &bc)) {
+		ret = reply_error(c, 400, NULL, "%s", err);
+		goto out;
+	}
 	rc = store_append(a->opt.store, ev, n);
+	if (rc == MW_OK)
+		(void)each_blob(a, ev, n, blob_ref, NULL);
 	if (rc == MW_OK)
 		ret = reply_json(c, 201,
 				 json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)n, "first_seq",
@@ -236,10 +307,41 @@ static enum MHD_Result post_events(struct api *a, struct MHD_Connection *c, stru
 				  "store: cannot append now (%s); nothing was "
 				  "appended, retry later",
 				  mw_strerror(rc));
+out:
 	for (size_t i = 0; i < n; i++)
 		event_clear(&ev[i]);
 	free(ev);
 	return ret;
+}
+
+/* ---- POST /v1/blobs ---- */
+
+static bool blob_type_ok(struct MHD_Connection *c)
+{
+	const char *t =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = t ? strcspn(t, "; ") : 0;
+
+	return t && ((n == 10 && strncasecmp(t, "image/jpeg", n) == 0) ||
+		     (n == 24 && strncasecmp(t, "application/octet-stream", n) == 0));
+}
+
+static enum MHD_Result post_blob(struct api *a, struct MHD_Connection *c, struct request *rq)
+{
+	struct blob_hash h;
+	int rc;
+
+	if (rq->body.len == 0)
+		return reply_error(c, 400, NULL, "body: empty; send the blob's bytes");
+	rc = blobs_put(a->opt.blobs, rq->body.data, rq->body.len, &h);
+	if (rc == MW_OK)
+		return reply_json(c, 201, json_pack("{s:s,s:I}", "hash", h.hex, "size",
+						    (json_int_t)rq->body.len),
+				  NULL);
+	if (rc == MW_ERR_TOOBIG)
+		return reply_error(c, 413, NULL, "body: larger than blobs.max_size or blobs.quota");
+	return reply_error(c, 503, NULL, "blobs: cannot store now (%s); retry later",
+			   mw_strerror(rc));
 }
 
 /* ---- GET routes ---- */
@@ -277,12 +379,15 @@ static int write_metrics(struct api *a, const struct store_stats *st, struct buf
 {
 	struct uplink_stats us = {0};
 	struct actions_stats as = {0};
+	struct blobs_stats bs = {0};
 	int rc = 0;
 
 	if (a->opt.uplink)
 		uplink_stats(a->opt.uplink, &us);
 	if (a->opt.actions)
 		actions_stats(a->opt.actions, &as);
+	if (a->opt.blobs && blobs_stats(a->opt.blobs, &bs))
+		return MW_ERR_IO;
 	rc |= metric(b, "mw_edge_events_appended_total", "counter",
 		     "Events appended to the store since the edge started.",
 		     a->opt.appended ? __atomic_load_n(a->opt.appended, __ATOMIC_RELAXED) : 0);
@@ -302,6 +407,16 @@ static int write_metrics(struct api *a, const struct store_stats *st, struct buf
 		     "Failed sends to the hub (network, 4xx, 5xx).", us.errors);
 	rc |= metric(b, "mw_edge_uplink_acked_seq", "gauge", "Highest seq the hub acknowledged.",
 		     st->acked_seq);
+	rc |= metric(b, "mw_edge_blobs_stored", "gauge", "Blobs (snapshots) on this edge.",
+		     bs.count);
+	rc |= metric(b, "mw_edge_blobs_bytes", "gauge", "Bytes of the blobs on this edge.",
+		     bs.bytes);
+	rc |= metric(b, "mw_edge_blobs_pending", "gauge", "Blobs not yet uploaded to the hub.",
+		     bs.pending);
+	rc |= metric(b, "mw_edge_blobs_dropped_total", "counter",
+		     "Blobs deleted by blobs.quota before the hub had them.", bs.dropped);
+	rc |= metric(b, "mw_edge_uplink_blobs_uploaded_total", "counter",
+		     "Blobs the hub accepted from this edge.", us.blobs_uploaded);
 	rc |= buf_printf(b,
 			 "# HELP mw_edge_actions_total Local actions run, by result.\n"
 			 "# TYPE mw_edge_actions_total counter\n"
@@ -341,6 +456,7 @@ static enum route find_route(const char *url, const char **want)
 		enum route r;
 	} routes[] = {
 		{"/v1/events", "POST", R_EVENTS},
+		{"/v1/blobs", "POST", R_BLOBS},
 		{"/v1/status", "GET", R_STATUS},
 		{"/healthz", "GET", R_HEALTH},
 		{"/metrics", "GET", R_METRICS},
@@ -367,12 +483,33 @@ static bool authorized(struct api *a, struct MHD_Connection *c)
 	return hash_equal(got, a->token_hash, sizeof(got));
 }
 
-static bool body_over(struct api *a, struct MHD_Connection *c)
+static bool body_over(struct api *a, struct MHD_Connection *c, size_t max)
 {
 	const char *cl =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	int64_t n;
-	return cl && mw_parse_i64(cl, 0, INT64_MAX, &n) == MW_OK && (uint64_t)n > a->opt.max_body;
+	return cl && mw_parse_i64(cl, 0, INT64_MAX, &n) == MW_OK && (uint64_t)n > max;
+}
+
+static enum MHD_Result first_call_blob(struct api *a, struct MHD_Connection *c, void **con_cls)
+{
+	struct blobs_stats bs;
+	struct request *rq;
+
+	if (!a->opt.blobs || blobs_stats(a->opt.blobs, &bs))
+		return reply_error(c, 503, NULL, "blobs: the blob store is not available");
+	if (!blob_type_ok(c))
+		return reply_error(c, 415, NULL,
+				   "content-type: send image/jpeg or application/octet-stream");
+	if (body_over(a, c, (size_t)bs.max_size))
+		return reply_error(c, 413, NULL, "body: larger than blobs.max_size (%lld bytes)",
+				   (long long)bs.max_size);
+	if (!(rq = calloc(1, sizeof(*rq))))
+		return MHD_NO;
+	buf_init(&rq->body, (size_t)bs.max_size);
+	rq->route = R_BLOBS;
+	*con_cls = rq;
+	return MHD_YES;
 }
 
 /* The first call for a request: everything that can be refused unread. */
@@ -385,7 +522,7 @@ static enum MHD_Result first_call(struct api *a, struct MHD_Connection *c, const
 
 	if (r == R_NONE)
 		return reply_error(c, 404, NULL,
-				   "%.200s: no such path (try /v1/events, /v1/status, "
+				   "%.200s: no such path (try /v1/events, /v1/blobs, /v1/status, "
 				   "/healthz, /metrics)",
 				   url);
 	if (strcmp(method, want) != 0 && !(strcmp(method, "HEAD") == 0 && strcmp(want, "GET") == 0))
@@ -400,12 +537,15 @@ static enum MHD_Result first_call(struct api *a, struct MHD_Connection *c, const
 		return get_status(a, c);
 	if (r == R_METRICS)
 		return get_metrics(a, c);
-	if (body_over(a, c))
+	if (r == R_BLOBS)
+		return first_call_blob(a, c, con_cls);
+	if (body_over(a, c, a->opt.max_body))
 		return reply_error(c, 413, NULL, "body: larger than api.max_body (%zu bytes)",
 				   a->opt.max_body);
 	if (!(rq = calloc(1, sizeof(*rq))))
 		return MHD_NO;
 	buf_init(&rq->body, a->opt.max_body);
+	rq->route = r;
 	*con_cls = rq;
 	return MHD_YES;
 }
@@ -426,8 +566,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	if (rq->too_big)
-		return reply_error(c, 413, NULL, "body: larger than api.max_body (%zu bytes)",
-				   a->opt.max_body);
+		return reply_error(c, 413, NULL, "body: larger than %s (%zu bytes)",
+				   rq->route == R_BLOBS ? "blobs.max_size" : "api.max_body",
+				   rq->body.cap);
+	if (rq->route == R_BLOBS)
+		return post_blob(a, c, rq);
 	return post_events(a, c, rq);
 }
 

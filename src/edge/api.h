@@ -1,7 +1,7 @@
 /* api.h -- the edge's local HTTP API (docs/protocol.md, "Edge local API").
  *
  * Served by libmicrohttpd on a loopback TCP address and on a unix socket,
- * both with the same routes: POST /v1/events, GET /v1/status, /healthz,
+ * both with the same routes: POST /v1/events, POST /v1/blobs, GET /v1/status, /healthz,
  * /metrics. Producers (apps, scripts) post events here and get the store's
  * durability, the chain and the forwarding for free. */
 #ifndef MW_EDGE_API_H
@@ -9,6 +9,7 @@
 
 #include "core/mw.h"
 #include "edge/actions.h"
+#include "edge/blobs.h"
 #include "edge/store.h"
 #include "edge/uplink.h"
 
@@ -26,6 +27,7 @@ struct api_options {
 	struct store *store;
 	struct uplink *uplink; /* NULL when the uplink is off */
 	struct actions *actions;
+	struct blobs *blobs;   /* evidence snapshots; NULL = /v1/blobs answers 503 */
 	const uint64_t *appended; /* events appended since start (read atomically) */
 };
 

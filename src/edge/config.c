@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define K(name, type, field, min, max, def, choices, help)                                     \
+/* Designated fields, so rows stay valid when struct config_key grows. */
+#define K(name_, type_, field, min_, max_, def_, choices_, help_)                               \
 	{                                                                                      \
-		name, type, offsetof(struct edge_config, field),                               \
-			sizeof(((struct edge_config *)0)->field), min, max, def, choices, help \
+		.name = name_, .type = type_, .offset = offsetof(struct edge_config, field),   \
+		.size = sizeof(((struct edge_config *)0)->field), .min = min_, .max = max_,    \
+		.def = def_, .choices = choices_, .help = help_                                \
 	}
 #define GIB (1LL << 30)
 #define TIB (1LL << 40)
@@ -27,13 +29,18 @@ const struct config_key edge_config_keys[] = {
 	K("node.id", CONF_STRING, node_id, 0, 0, NULL, NULL,
 	  "required: the name this edge reports to the hub (1-64 of A-Z a-z 0-9 . _ : / -)"),
 	K("data_dir", CONF_STRING, data_dir, 0, 0, "/var/lib/mw-edge", NULL,
-	  "directory for the event store, the API socket, token and address files"),
+	  "directory for the event store, the blob store, the API socket, token and address files"),
 	K("log.level", CONF_ENUM, log_level, 0, 0, "info", "debug|info|warn|error",
 	  "least severe log lines written to stderr"),
 	K("store.sync", CONF_ENUM, store_sync, 0, 0, "normal", "normal|full",
 	  "normal: appends survive a crash of the process; full: a power loss too (slower)"),
 	K("store.quota", CONF_SIZE, store_quota, 0, 16 * TIB, "1G", NULL,
 	  "disk space the store may use before dropping events by policy; 0 = no limit"),
+	K("blobs.quota", CONF_SIZE, blobs_quota, 0, 16 * TIB, "2G", NULL,
+	  "disk space for evidence snapshots (DATA_DIR/blobs); over it the oldest go, those the "
+	  "hub has first, alarm evidence last; 0 = no limit"),
+	K("blobs.max_size", CONF_SIZE, blobs_max_size, 1024, GIB, "8M", NULL,
+	  "largest blob (snapshot) POST /v1/blobs accepts (413 above)"),
 	K("api.listen", CONF_STRING, api_listen, 0, 0, "127.0.0.1:7801", NULL,
 	  "TCP address of the local API (host:port; port 0 picks a free one; \"\" = no TCP)"),
 	K("api.socket", CONF_STRING, api_socket, 0, 0, "", NULL,

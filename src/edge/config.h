@@ -21,6 +21,8 @@ struct edge_config {
 	int log_level;	     /* enum log_level */
 	int store_sync;	     /* enum store_sync */
 	int64_t store_quota; /* bytes, 0 = none */
+	int64_t blobs_quota; /* bytes, 0 = none */
+	int64_t blobs_max_size;
 
 	char api_listen[128];
 	char api_socket[EDGE_PATH_MAX];

@@ -1,7 +1,7 @@
 /* main.c -- mw-edge: the edge node daemon.
  *
  * Reads the config (file, then command-line overrides), opens the event
- * store, and starts the parts around it in dependency order: the actions
+ * store and the blob store (evidence snapshots), and starts the parts around it in dependency order: the actions
  * worker and the uplink (both fed from the store's append callback through
  * one small dispatcher, since the store takes a single callback), the local
  * API, and the simulated machine. Once the API listens, its TCP address is
@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "edge/actions.h"
 #include "edge/api.h"
+#include "edge/blobs.h"
 #include "edge/config.h"
 #include "edge/store.h"
 #include "edge/uplink.h"
@@ -30,6 +31,7 @@
 struct edge {
 	struct edge_config cfg;
 	struct store *store;
+	struct blobs *blobs;
 	struct actions *actions;
 	struct uplink *uplink;
 	struct api *api;
@@ -223,8 +225,17 @@ static int start_store(struct edge *e)
 		.sync = (enum store_sync)e->cfg.store_sync,
 		.quota_bytes = e->cfg.store_quota,
 	};
+	struct blobs_options bo = {
+		.data_dir = e->cfg.data_dir,
+		.quota = e->cfg.blobs_quota,
+		.max_size = e->cfg.blobs_max_size,
+	};
+	int rc;
+
 	snprintf(path, sizeof(path), "%s/events.db", e->cfg.data_dir);
-	return store_open(&so, &e->store);
+	if ((rc = store_open(&so, &e->store)))
+		return rc;
+	return blobs_open(&bo, &e->blobs);
 }
 
 static int start_workers(struct edge *e)
@@ -243,6 +254,7 @@ static int start_workers(struct edge *e)
 		.backoff_min_ms = c->backoff_min_ms,
 		.backoff_max_ms = c->backoff_max_ms,
 		.timeout_ms = (long)c->uplink_timeout_ms,
+		.blobs = e->blobs,
 	};
 	int rc;
 
@@ -270,6 +282,7 @@ static int start_front(struct edge *e)
 		.store = e->store,
 		.uplink = e->uplink,
 		.actions = e->actions,
+		.blobs = e->blobs,
 		.appended = &e->appended,
 	};
 	struct sim_options so = {
@@ -295,6 +308,7 @@ static void stop_all(struct edge *e)
 		unlink(e->addr_path);
 	uplink_free(e->uplink);
 	actions_free(e->actions);
+	blobs_close(e->blobs);
 	if (e->store)
 		store_close(e->store);
 }

@@ -21,12 +21,23 @@
  * not on every retry, so an hour without network is a few lines. Waits
  * between retries grow exponentially with full jitter, so a fleet coming
  * back after an outage does not hit the hub in lockstep. A 413 halves the
- * batch (down to one event) instead of waiting: that one can fix itself. */
+ * batch (down to one event) instead of waiting: that one can fix itself.
+ *
+ * Blobs go after events: a round uploads at most UPLINK_BLOBS_PER_ROUND of
+ * them, and only after a batch was accepted or when no event is due, so a
+ * backlog of snapshots delays alarms by a few uploads at most. A blob is
+ * read from disk and PUT whole (blobs are capped by blobs.max_size); the
+ * hub answers 201 (stored) or 200 (it had it), either marks it uploaded,
+ * so a blob is sent until the hub has it and then never again. A 400 or
+ * 413 is final (the file is corrupt, or the hub's cap is smaller): the
+ * blob is marked refused and logged, not retried forever; other failures
+ * back off like batches do. */
 #include "edge/uplink.h"
 
 #include "core/http.h"
 #include "core/log.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,7 +53,7 @@
 
 struct uplink {
 	struct uplink_options opt;
-	char *node, *url, *token;
+	char *node, *url, *token, *base;
 	struct store *store;
 	struct http_client *http;
 	pthread_t thread;
@@ -57,6 +68,7 @@ struct uplink {
 	struct buf body, packed; /* the batch of this attempt */
 	size_t body_events;
 	uint64_t body_last_seq;
+	bool last_ok; /* the last batch was accepted: the hub is there */
 };
 
 const char *uplink_state_name(enum uplink_state s)
@@ -183,6 +195,8 @@ int uplink_new(const struct uplink_options *opt, struct store *store, struct upl
 		u->url = NULL;
 		goto fail;
 	}
+	if (!(u->base = strndup(opt->hub_url, len)))
+		goto fail;
 	if ((rc = http_client_new(&u->http)) || (rc = store_stats(store, &st)))
 		goto fail;
 	if (mw_random(&u->rng, sizeof(u->rng)) || u->rng == 0)
@@ -209,6 +223,7 @@ void uplink_free(struct uplink *u)
 	free(u->node);
 	free(u->token);
 	free(u->url);
+	free(u->base);
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->cond);
 	free(u);
@@ -351,6 +366,7 @@ static void accepted(struct uplink *u, uint64_t acked)
 		u->acked = acked;
 	}
 	u->attempt = 0;
+	u->last_ok = true;
 	set_state(u, UPLINK_CONNECTED, NULL);
 	pthread_mutex_lock(&u->lock);
 	u->stats.batches++;
@@ -385,6 +401,7 @@ static void send_batch(struct uplink *u)
 	uint64_t acked = 0;
 	int rc = http_do(u->http, &req, &r);
 
+	u->last_ok = false;
 	if (rc == MW_OK && r.status == 200 && parse_ack(&r, &acked) == MW_OK) {
 		accepted(u, acked);
 	} else if (rc == MW_OK && r.status == 413 && u->body_events > 1) {
@@ -411,6 +428,118 @@ static void send_batch(struct uplink *u)
 	http_response_free(&r);
 }
 
+/* ---- blobs ---- */
+
+static int read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+	int rc = MW_OK;
+
+	if (!f)
+		return errno == ENOENT ? MW_ERR_NOTFOUND : MW_ERR_IO;
+	buf_reset(out);
+	while (rc == MW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_add(out, chunk, n);
+	if (rc == MW_OK && ferror(f))
+		rc = MW_ERR_IO;
+	fclose(f);
+	return rc;
+}
+
+static void blob_counted(struct uplink *u, bool ok)
+{
+	pthread_mutex_lock(&u->lock);
+	if (ok)
+		u->stats.blobs_uploaded++;
+	else
+		u->stats.blob_errors++;
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* PUTs one blob. MW_OK when the hub has it or refused it for good (either
+ * way it leaves the pending list); MW_ERR_BUSY to stop and back off. */
+static int put_blob(struct uplink *u, const char *hex, struct buf *data)
+{
+	const char *hdr[] = {"Content-Type: application/octet-stream", NULL};
+	char url[2200], path[1500], why[400];
+	struct http_response r;
+	int rc = blobs_get_path(u->opt.blobs, hex, path, sizeof(path));
+
+	if (rc == MW_OK)
+		rc = read_file(path, data);
+	if (rc == MW_ERR_NOTFOUND)
+		return MW_OK; /* evicted meanwhile: nothing left to send */
+	if (rc)
+		return rc;
+	snprintf(url, sizeof(url), "%s/v1/blobs/%s", u->base, hex);
+	struct http_request req = {.method = "PUT", .url = url, .headers = hdr,
+				   .bearer = u->token, .body = data->data,
+				   .body_len = data->len, .timeout_ms = u->opt.timeout_ms,
+				   .max_response = ANSWER_MAX};
+	rc = http_do(u->http, &req, &r);
+	if (rc == MW_OK && (r.status == 200 || r.status == 201)) {
+		rc = blobs_mark_uploaded(u->opt.blobs, hex);
+		blob_counted(u, true);
+	} else if (rc == MW_OK && (r.status == 400 || r.status == 413)) {
+		hub_error(&r, why, sizeof(why));
+		log_error("uplink hub refused blob=%s err=\"%s\"; not retrying it", hex, why);
+		rc = blobs_mark_refused(u->opt.blobs, hex);
+		blob_counted(u, false);
+	} else {
+		if (rc == MW_OK)
+			hub_error(&r, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", r.error);
+		set_state(u, rc == MW_OK && r.status >= 400 && r.status < 500 ? UPLINK_REJECTED
+									   : UPLINK_UNREACHABLE,
+			  why);
+		blob_counted(u, false);
+		rc = MW_ERR_BUSY;
+	}
+	http_response_free(&r);
+	return rc;
+}
+
+/* Uploads up to UPLINK_BLOBS_PER_ROUND pending blobs; returns how many
+ * left the pending list, or a negative error after which to back off. */
+static int upload_blobs(struct uplink *u)
+{
+	struct blob_hash *pend = NULL;
+	struct buf data;
+	size_t n = 0, i = 0;
+	int rc;
+
+	if (!u->opt.blobs)
+		return 0;
+	if ((rc = blobs_pending(u->opt.blobs, UPLINK_BLOBS_PER_ROUND, &pend, &n)))
+		return rc;
+	buf_init(&data, (size_t)1 << 30);
+	for (; i < n && !stopping(u); i++)
+		if ((rc = put_blob(u, pend[i].hex, &data)))
+			break;
+	buf_free(&data);
+	free(pend);
+	return rc ? rc : (int)i;
+}
+
+/* Blobs after the events; backs off like a failed batch when the hub fails. */
+static bool blob_round(struct uplink *u)
+{
+	int done = upload_blobs(u);
+
+	if (done < 0) {
+		if (done != MW_ERR_BUSY)
+			log_error("uplink cannot read a blob err=%s", mw_strerror(done));
+		nap(u, backoff_ms(u), false);
+		return false;
+	}
+	if (done > 0)
+		u->attempt = 0;
+	return done > 0;
+}
+
 static void *run(void *arg)
 {
 	struct uplink *u = arg;
@@ -429,10 +558,13 @@ static void *run(void *arg)
 			continue;
 		}
 		if (empty) {
-			nap(u, IDLE_WAIT_MS, true);
+			if (!blob_round(u))
+				nap(u, IDLE_WAIT_MS, true);
 			continue;
 		}
 		send_batch(u);
+		if (u->last_ok)
+			(void)blob_round(u);
 	}
 	return NULL;
 }

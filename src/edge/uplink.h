@@ -7,13 +7,20 @@
  * exponential with full jitter; 4xx: straight to the longest wait, since
  * retrying will not fix it) and reads the batch again from the store
  * before the next attempt, so a retry never sends events the quota policy
- * deleted meanwhile. After a restart it resumes from the store's acked seq. */
+ * deleted meanwhile. After a restart it resumes from the store's acked seq.
+ *
+ * Evidence blobs (edge/blobs.h) follow the events: after each accepted
+ * batch, and when no events are due, the thread PUTs a few blobs not yet
+ * uploaded (oldest first) to HUB/v1/blobs/HASH and marks each uploaded on
+ * 200/201. Blobs never hold events back for more than UPLINK_BLOBS_PER_ROUND
+ * uploads. */
 #ifndef MW_EDGE_UPLINK_H
 #define MW_EDGE_UPLINK_H
 
 #include "core/buf.h"
 #include "core/event.h"
 #include "core/mw.h"
+#include "edge/blobs.h"
 #include "edge/store.h"
 
 #include <stdbool.h>
@@ -30,7 +37,10 @@ struct uplink_options {
 	bool compress;
 	int64_t backoff_min_ms, backoff_max_ms;
 	long timeout_ms;
+	struct blobs *blobs; /* evidence to upload after the events; NULL = none */
 };
+
+#define UPLINK_BLOBS_PER_ROUND 4
 
 enum uplink_state { UPLINK_CONNECTING, UPLINK_CONNECTED, UPLINK_UNREACHABLE, UPLINK_REJECTED };
 
@@ -39,6 +49,8 @@ struct uplink_stats {
 	uint64_t errors;      /* failed sends (transport, 4xx, 5xx) */
 	uint64_t events_sent; /* events in accepted batches */
 	uint64_t acked_seq;
+	uint64_t blobs_uploaded; /* blobs the hub answered 200 or 201 to */
+	uint64_t blob_errors;    /* failed blob uploads */
 	enum uplink_state state;
 };
 

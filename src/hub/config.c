@@ -11,21 +11,33 @@
 #include <string.h>
 
 #define HC(f) offsetof(struct hub_config, f)
+/* Designated fields, so rows stay valid when struct config_key grows. */
+#define HK(name_, type_, field, size_, min_, max_, def_, choices_, help_)                  \
+	{                                                                                  \
+		.name = name_, .type = type_, .offset = HC(field), .size = size_, .min = min_, \
+		.max = max_, .def = def_, .choices = choices_, .help = help_                   \
+	}
+#define HS(f) sizeof(((struct hub_config *)0)->f)
 
 const struct config_key hub_config_keys[] = {
-	{"listen", CONF_STRING, HC(listen), sizeof(((struct hub_config *)0)->listen), 0, 0,
-	 "127.0.0.1:7800", NULL,
-	 "address the HTTP API listens on, host:port; port 0 picks a free one (see DATA_DIR/hub.addr)"},
-	{"data_dir", CONF_STRING, HC(data_dir), sizeof(((struct hub_config *)0)->data_dir), 0, 0,
-	 "/var/lib/mw-hub", NULL, "directory of the database (hub.db) and hub.addr; created when missing"},
-	{"log.level", CONF_ENUM, HC(log_level), 0, 0, 0, "info", "debug|info|warn|error",
-	 "lowest level of log lines written to stderr"},
-	{"max_body", CONF_SIZE, HC(max_body), 0, 1024, (int64_t)1 << 30, "16M", NULL,
-	 "largest request body accepted, compressed and decompressed (413 above)"},
-	{"nodes", CONF_MAP, HC(nodes), 0, 0, 0, NULL, NULL,
-	 "edge nodes allowed to send events: node id -> ingest token (Bearer)"},
-	{"api.token", CONF_STRING, HC(api_token), sizeof(((struct hub_config *)0)->api_token), 0, 0,
-	 NULL, NULL, "when set, the query endpoints (/v1/events, /v1/nodes) need this Bearer token"},
+	HK("listen", CONF_STRING, listen, HS(listen), 0, 0, "127.0.0.1:7800", NULL,
+	   "address the HTTP API listens on, host:port; port 0 picks a free one (see "
+	   "DATA_DIR/hub.addr)"),
+	HK("data_dir", CONF_STRING, data_dir, HS(data_dir), 0, 0, "/var/lib/mw-hub", NULL,
+	   "directory of the database (hub.db), the blob store (blobs/) and hub.addr; created "
+	   "when missing"),
+	HK("log.level", CONF_ENUM, log_level, 0, 0, 0, "info", "debug|info|warn|error",
+	   "lowest level of log lines written to stderr"),
+	HK("max_body", CONF_SIZE, max_body, 0, 1024, (int64_t)1 << 30, "16M", NULL,
+	   "largest request body accepted, compressed and decompressed (413 above)"),
+	HK("blobs.max_size", CONF_SIZE, blobs_max_size, 0, 1024, (int64_t)1 << 30, "8M", NULL,
+	   "largest blob (evidence snapshot) an edge may upload with PUT /v1/blobs/HASH (413 "
+	   "above)"),
+	HK("nodes", CONF_MAP, nodes, 0, 0, 0, NULL, NULL,
+	   "edge nodes allowed to send events and blobs: node id -> ingest token (Bearer)"),
+	HK("api.token", CONF_STRING, api_token, HS(api_token), 0, 0, NULL, NULL,
+	   "when set, the query endpoints (/v1/events, /v1/nodes, GET /v1/blobs/HASH) need this "
+	   "Bearer token"),
 	CONFIG_END,
 };
 

@@ -19,6 +19,7 @@ struct hub_config {
 	char data_dir[512];
 	int log_level;            /* enum log_level */
 	int64_t max_body;         /* bytes, compressed or not */
+	int64_t blobs_max_size;   /* bytes of one PUT /v1/blobs/HASH body */
 	struct config_map nodes;  /* node id -> ingest token */
 	char api_token[256];      /* empty: queries are open */
 };

@@ -11,10 +11,16 @@
  * Body chunks are appended to a buffer capped at max_body; a chunked body
  * that grows past it is read and dropped, and answered 413 at the end (MHD
  * cannot answer in the middle of an upload). Every 4xx/5xx body is JSON
- * {"error": "..."}. */
+ * {"error": "..."}.
+ *
+ * Routes match a path exactly, or by prefix when `prefix` is set (the blob
+ * routes, /v1/blobs/HASH; the handler reads the rest of the path). A blob
+ * upload's body is capped by blobs.max_size instead of max_body: snapshots
+ * and event batches have limits of their own. */
 #include "hub/http.h"
 
 #include "core/log.h"
+#include "hub/blobs.h"
 #include "hub/ingest.h"
 #include "hub/metrics.h"
 #include "hub/query.h"
@@ -37,14 +43,18 @@ struct http_route {
 	http_handler fn;
 	bool query_token; /* needs api.token when set */
 	bool ingest;      /* refusals count in mw_hub_batches_rejected_total */
+	bool prefix;      /* path is a prefix; the handler parses the rest */
+	bool blob;        /* body capped by blobs.max_size, not max_body */
 };
 
 static const struct http_route routes[] = {
-	{"POST", "/v1/ingest", ingest_handle, false, true},
-	{"GET", "/v1/events", query_events, true, false},
-	{"GET", "/v1/nodes", query_nodes, true, false},
-	{"GET", "/healthz", query_health, false, false},
-	{"GET", "/metrics", metrics_handle, false, false},
+	{"POST", "/v1/ingest", ingest_handle, false, true, false, false},
+	{"GET", "/v1/events", query_events, true, false, false, false},
+	{"GET", "/v1/nodes", query_nodes, true, false, false, false},
+	{"PUT", HUB_BLOBS_PREFIX, hub_blobs_handle_put, false, false, true, true},
+	{"GET", HUB_BLOBS_PREFIX, hub_blobs_handle_get, true, false, true, false},
+	{"GET", "/healthz", query_health, false, false, false, false},
+	{"GET", "/metrics", metrics_handle, false, false, false, false},
 };
 
 struct http_server {
@@ -144,7 +154,8 @@ static const struct http_route *find_route(const char *method, const char *path,
 {
 	*allow = NULL;
 	for (size_t i = 0; i < MW_ARRAY_LEN(routes); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (routes[i].prefix ? strncmp(routes[i].path, path, strlen(routes[i].path)) != 0
+				     : strcmp(routes[i].path, path) != 0)
 			continue;
 		if (strcmp(routes[i].method, method) == 0 ||
 		    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
@@ -176,6 +187,7 @@ static enum MHD_Result on_headers(struct http_server *srv, struct MHD_Connection
 	struct http_req *req = calloc(1, sizeof(*req));
 	const char *allow;
 	char msg[256];
+	int64_t cap;
 
 	if (!req)
 		return MHD_NO;
@@ -183,8 +195,10 @@ static enum MHD_Result on_headers(struct http_server *srv, struct MHD_Connection
 	req->conn = c;
 	req->url = url;
 	req->method = method;
-	buf_init(&req->body, (size_t)srv->hub->cfg->max_body);
 	req->route = find_route(method, url, &allow);
+	cap = req->route && req->route->blob ? srv->hub->cfg->blobs_max_size
+					     : srv->hub->cfg->max_body;
+	buf_init(&req->body, (size_t)cap);
 	if (!req->route && allow) {
 		snprintf(msg, sizeof(msg), "%s %.100s: method not allowed; use %s", method, url,
 			 allow);
@@ -194,10 +208,10 @@ static enum MHD_Result on_headers(struct http_server *srv, struct MHD_Connection
 		snprintf(msg, sizeof(msg), "%.100s: no such path", url);
 		return send_error(c, MHD_HTTP_NOT_FOUND, NULL, msg);
 	}
-	if (length_over(c, srv->hub->cfg->max_body)) {
+	if (length_over(c, cap)) {
 		count_reject(srv, req, REJ_TOO_LARGE);
-		snprintf(msg, sizeof(msg), "body: larger than max_body (%" PRId64 " bytes)",
-			 srv->hub->cfg->max_body);
+		snprintf(msg, sizeof(msg), "body: larger than %s (%" PRId64 " bytes)",
+			 req->route->blob ? "blobs.max_size" : "max_body", cap);
 		return send_error(c, HTTP_TOO_LARGE, NULL, msg);
 	}
 	return MHD_YES;
@@ -211,8 +225,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct http_req *req)
 	buf_init(&resp.body, RESP_CAP);
 	if (req->too_big) {
 		count_reject(srv, req, REJ_TOO_LARGE);
-		http_error(&resp, HTTP_TOO_LARGE, "body: larger than max_body (%" PRId64
-			   " bytes)", srv->hub->cfg->max_body);
+		http_error(&resp, HTTP_TOO_LARGE, "body: larger than %s (%zu bytes)",
+			   req->route->blob ? "blobs.max_size" : "max_body", req->body.cap);
 	} else if (req->route->query_token && !hub_api_token_ok(srv->hub, http_bearer(req))) {
 		http_error(&resp, MHD_HTTP_UNAUTHORIZED,
 			   "missing or wrong API token; send Authorization: Bearer <api.token>");

@@ -8,6 +8,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "hub/blobs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *b
 	h->api_token_set = cfg->api_token[0] != '\0';
 	if (h->api_token_set)
 		digest(cfg->api_token, h->api_digest);
-	if ((rc = backend->open(cfg->data_dir, &h->db)))
+	if ((rc = backend->open(cfg->data_dir, &h->db)) ||
+	    (rc = hub_blobs_open(cfg->data_dir, &h->blobs)))
 		goto fail;
 	return MW_OK;
 fail:
@@ -57,6 +59,8 @@ void hub_close(struct hub *h)
 	if (h->db)
 		h->db->ops->close(h->db);
 	h->db = NULL;
+	hub_blobs_close(h->blobs);
+	h->blobs = NULL;
 	free(h->node_digests);
 	h->node_digests = NULL;
 	pthread_mutex_destroy(&h->write_lock);

@@ -30,11 +30,15 @@ struct hub_metrics {
 	atomic_uint_fast64_t events_ingested, events_duplicate, batches, ingest_bytes;
 	atomic_uint_fast64_t rejected[REJ_COUNT];
 	atomic_uint_fast64_t breaks[CHAIN_REASONS];
+	atomic_uint_fast64_t blobs_stored, blobs_duplicate, blob_bytes, blobs_rejected;
 };
+
+struct hub_blobs;
 
 struct hub {
 	const struct hub_config *cfg;
 	struct db *db;
+	struct hub_blobs *blobs;    /* evidence snapshots (hub/blobs.h) */
 	pthread_mutex_t write_lock; /* one writer at a time (db.h) */
 	struct hub_metrics m;
 	int64_t started_ns;         /* wall clock, for process_start_time_seconds */
@@ -46,7 +50,8 @@ struct hub {
 
 const char *hub_reject_name(enum hub_reject r);
 
-/* Opens the store under cfg->data_dir with the given backend. */
+/* Opens the store and the blob store under cfg->data_dir with the given
+ * backend. */
 int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *backend)
 	MW_MUST_CHECK;
 void hub_close(struct hub *h);

@@ -56,7 +56,8 @@ static const char usage[] =
 	"  mw-hub --config /etc/mw-hub.yaml\n"
 	"  curl http://127.0.0.1:7800/healthz\n"
 	"\n"
-	"API: POST /v1/ingest (edges), GET /v1/events, /v1/nodes, /healthz, /metrics.\n"
+	"API: POST /v1/ingest, PUT /v1/blobs/HASH (edges), GET /v1/events, /v1/nodes,\n"
+	"/v1/blobs/HASH, /healthz, /metrics.\n"
 	"See docs/protocol.md. The bound address is written to DATA_DIR/hub.addr.\n";
 
 /* Applies the settings the command line gives; 0, 1 (exit 0) or 2. */

@@ -6,6 +6,8 @@
  * every label value, zero or not, so rate() works from the first scrape. */
 #include "hub/metrics.h"
 
+#include "hub/blobs.h"
+
 #include <inttypes.h>
 
 static int family(struct buf *out, const char *name, const char *type, const char *help)
@@ -69,6 +71,31 @@ static int gauges(struct hub *h, struct buf *out)
 	return rc;
 }
 
+static int blobs(struct hub *h, struct buf *out)
+{
+	struct hub_metrics *m = &h->m;
+	uint64_t count = 0, bytes = 0;
+	int rc;
+
+	if (h->blobs)
+		hub_blobs_counts(h->blobs, &count, &bytes);
+	if ((rc = counter(out, "mw_hub_blobs_stored_total", "Blobs edges uploaded that were new.",
+			  atomic_load(&m->blobs_stored))) ||
+	    (rc = counter(out, "mw_hub_blobs_duplicate_total",
+			  "Blob uploads the hub already held (answered 200).",
+			  atomic_load(&m->blobs_duplicate))) ||
+	    (rc = counter(out, "mw_hub_blobs_stored_bytes_total", "Bytes of new blobs stored.",
+			  atomic_load(&m->blob_bytes))) ||
+	    (rc = counter(out, "mw_hub_blobs_rejected_total",
+			  "Blob uploads refused (bad token, wrong hash).",
+			  atomic_load(&m->blobs_rejected))) ||
+	    (rc = family(out, "mw_hub_blobs", "gauge", "Blobs in the hub's blob store.")) ||
+	    (rc = buf_printf(out, "mw_hub_blobs %" PRIu64 "\n", count)) ||
+	    (rc = family(out, "mw_hub_blobs_bytes", "gauge", "Bytes of the hub's blob store.")))
+		return rc;
+	return buf_printf(out, "mw_hub_blobs_bytes %" PRIu64 "\n", bytes);
+}
+
 int metrics_write(struct hub *h, struct buf *out)
 {
 	struct hub_metrics *m = &h->m;
@@ -84,7 +111,8 @@ int metrics_write(struct hub *h, struct buf *out)
 	    (rc = rejected(h, out)) || (rc = breaks(h, out)) ||
 	    (rc = counter(out, "mw_hub_ingest_bytes_total",
 			  "Bytes of ingest request bodies received, as sent (compressed).",
-			  atomic_load(&m->ingest_bytes))))
+			  atomic_load(&m->ingest_bytes))) ||
+	    (rc = blobs(h, out)))
 		return rc;
 	return gauges(h, out);
 }
