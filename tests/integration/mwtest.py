@@ -13,7 +13,7 @@ MW_BIN (the build's bin directory) and MW_SRC (the source tree) set; a test
 exits 0 when all its checks pass and prints `N passed, M failed` last.
 """
 import hashlib
-import http.client
+import http.client as httpclient
 import json
 import os
 import re
@@ -162,10 +162,10 @@ def http(method, url, body=None, token=None, headers=None, timeout=15):
     except urllib.error.HTTPError as e:
         try:
             data = e.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, httpclient.HTTPException):
             data = b""
         return Resp(e.code, data, dict(e.headers or {}))
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+    except (urllib.error.URLError, OSError, httpclient.HTTPException) as e:
         return Resp(None, error=repr(e))
 
 
