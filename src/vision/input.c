@@ -540,4 +540,15 @@ int input_width(const struct input *in) { return in->dec->width; }
 int input_height(const struct input *in) { return in->dec->height; }
 double input_fps(const struct input *in) { return in->fps; }
 bool input_is_live(const struct input *in) { return in->live; }
+
+int64_t input_frames_hint(const struct input *in)
+{
+	const AVStream *st = in->fmt->streams[in->stream];
+
+	if (st->nb_frames > 0)
+		return st->nb_frames;
+	if (in->fmt->duration > 0 && in->fps > 0)
+		return (int64_t)((double)in->fmt->duration / AV_TIME_BASE * in->fps + 0.5);
+	return 0;
+}
 void input_stats(const struct input *in, struct input_stats *out) { *out = in->stats; }

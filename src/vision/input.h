@@ -59,6 +59,9 @@ int input_height(const struct input *in);
 double input_fps(const struct input *in);
 /* True for network streams and devices, which cannot be rewound. */
 bool input_is_live(const struct input *in);
+/* How many frames a file holds, from its header or duration; 0 = unknown
+ * (a live stream, or a file that does not say). For progress only. */
+int64_t input_frames_hint(const struct input *in);
 void input_stats(const struct input *in, struct input_stats *out);
 
 #endif
