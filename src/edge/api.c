@@ -19,7 +19,15 @@
  * the check happens before the append, so an accepted event's evidence is
  * on disk (the blob quota may still delete it later; see blobs.h). After
  * the append each referenced blob learns the event's severity, which
- * keeps alarm evidence longest under the quota. */
+ * keeps alarm evidence longest under the quota.
+ *
+ * PUT /v1/cameras is the vision worker's report of every camera's health,
+ * sent every few seconds. Each report replaces the last one whole (the
+ * worker knows its cameras; the edge keeps no history), under a mutex since
+ * the pool threads read it for /v1/status and /metrics. A report older
+ * than API_CAMERA_STALE_MS is shown with state "unknown": the worker that
+ * would refresh it is gone or stuck. The body parser, api_cameras_parse(),
+ * is free of HTTP so the fuzzer reaches it directly. */
 #include "edge/api.h"
 
 #include "core/buf.h"
@@ -33,6 +41,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,9 +63,13 @@ struct api {
 	uint8_t token_hash[HASH_LEN];
 	struct MHD_Daemon *tcp, *unix_d;
 	char address[128];
+	pthread_mutex_t cam_mu; /* the cameras' last report */
+	struct api_camera *cams;
+	size_t ncams;
+	int64_t cams_at; /* mw_mono_ns() of the report */
 };
 
-enum route { R_NONE, R_EVENTS, R_STATUS, R_HEALTH, R_METRICS, R_BLOBS };
+enum route { R_NONE, R_EVENTS, R_STATUS, R_HEALTH, R_METRICS, R_BLOBS, R_CAMERAS };
 
 struct request {
 	struct buf body;
@@ -79,6 +92,18 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_empty(struct MHD_Connection *c, unsigned status)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -344,12 +369,310 @@ static enum MHD_Result post_blob(struct api *a, struct MHD_Connection *c, struct
 			   mw_strerror(rc));
 }
 
+/* ---- PUT /v1/cameras ---- */
+
+static const char *const cam_states[] = {"connecting", "running", "reconnecting", "ended",
+					 "stopped",    "failed",  "unknown"};
+
+const char *api_camera_state_name(enum api_camera_state s)
+{
+	return (unsigned)s < MW_ARRAY_LEN(cam_states) ? cam_states[s] : "unknown";
+}
+
+enum cam_ftype { F_COUNT, F_RATE, F_PIXELS };
+
+/* The numeric fields of a camera report, read by one loop. */
+static const struct {
+	const char *name;
+	enum cam_ftype type;
+	size_t off;
+} cam_fields[] = {
+	{"frames_in", F_COUNT, offsetof(struct api_camera, frames_in)},
+	{"frames_analysed", F_COUNT, offsetof(struct api_camera, frames_analysed)},
+	{"frames_dropped", F_COUNT, offsetof(struct api_camera, frames_dropped)},
+	{"reconnects", F_COUNT, offsetof(struct api_camera, reconnects)},
+	{"events", F_COUNT, offsetof(struct api_camera, events)},
+	{"fps_in", F_RATE, offsetof(struct api_camera, fps_in)},
+	{"fps_analysed", F_RATE, offsetof(struct api_camera, fps_analysed)},
+	{"width", F_PIXELS, offsetof(struct api_camera, width)},
+	{"height", F_PIXELS, offsetof(struct api_camera, height)},
+};
+
+#define CAM_FPS_MAX 1e6
+#define CAM_PIXELS_MAX 65535
+
+static int cam_number(struct api_camera *cam, size_t f, const json_t *v, char *err,
+		      size_t errlen)
+{
+	char *p = (char *)cam + cam_fields[f].off;
+	double d;
+
+	switch (cam_fields[f].type) {
+	case F_COUNT:
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			goto bad;
+		*(uint64_t *)(void *)p = (uint64_t)json_integer_value(v);
+		return MW_OK;
+	case F_PIXELS:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > CAM_PIXELS_MAX)
+			goto bad;
+		*(int64_t *)(void *)p = (int64_t)json_integer_value(v);
+		return MW_OK;
+	case F_RATE:
+		d = json_is_number(v) ? json_number_value(v) : -1;
+		if (!(d >= 0 && d <= CAM_FPS_MAX)) /* also refuses NaN */
+			goto bad;
+		*(double *)(void *)p = d;
+		return MW_OK;
+	}
+bad:
+	snprintf(err, errlen, "%s: must be %s", cam_fields[f].name,
+		 cam_fields[f].type == F_COUNT	  ? "an integer >= 0"
+		 : cam_fields[f].type == F_PIXELS ? "an integer from 0 to 65535"
+						  : "a number from 0 to 1000000");
+	return MW_ERR_INVALID;
+}
+
+/* Copies at most cap-1 bytes of s, cut on a UTF-8 character boundary. */
+static void copy_capped(char *dst, const char *s, size_t cap)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static int cam_text(struct api_camera *cam, const char *key, const json_t *v, char *err,
+		    size_t errlen)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(key, "id") == 0) {
+		if (!s || strlen(s) > EVENT_ID_MAX || !event_id_valid(s)) {
+			snprintf(err, errlen,
+				 "id: must be 1 to %d characters of A-Z a-z 0-9 . _ : / -",
+				 EVENT_ID_MAX);
+			return MW_ERR_INVALID;
+		}
+		memcpy(cam->id, s, strlen(s) + 1);
+		return MW_OK;
+	}
+	if (strcmp(key, "state") == 0) {
+		for (size_t i = 0; s && i < API_CAM_UNKNOWN; i++)
+			if (strcmp(s, cam_states[i]) == 0) {
+				cam->state = (enum api_camera_state)i;
+				return MW_OK;
+			}
+		snprintf(err, errlen, "state: must be one of connecting, running, reconnecting, "
+				      "ended, stopped, failed");
+		return MW_ERR_INVALID;
+	}
+	if (!s && !json_is_null(v)) { /* last_error */
+		snprintf(err, errlen, "last_error: must be a string or null");
+		return MW_ERR_INVALID;
+	}
+	copy_capped(cam->last_error, s ? s : "", sizeof(cam->last_error));
+	return MW_OK;
+}
+
+static int cam_field(struct api_camera *cam, const char *key, const json_t *v, char *err,
+		     size_t errlen)
+{
+	if (!strcmp(key, "id") || !strcmp(key, "state") || !strcmp(key, "last_error"))
+		return cam_text(cam, key, v, err, errlen);
+	for (size_t f = 0; f < MW_ARRAY_LEN(cam_fields); f++)
+		if (strcmp(key, cam_fields[f].name) == 0)
+			return cam_number(cam, f, v, err, errlen);
+	snprintf(err, errlen, "%.64s: unknown field", key);
+	return MW_ERR_INVALID;
+}
+
+static int parse_camera(const json_t *o, struct api_camera *cam, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	memset(cam, 0, sizeof(*cam));
+	cam->state = API_CAM_UNKNOWN;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if ((rc = cam_field(cam, key, v, err, errlen)))
+			return rc;
+	}
+	if (!cam->id[0] || cam->state == API_CAM_UNKNOWN) {
+		snprintf(err, errlen, "%s: required", cam->id[0] ? "state" : "id");
+		return MW_ERR_INVALID;
+	}
+	return MW_OK;
+}
+
+static const json_t *camera_list(const json_t *root, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "body: must be {\"cameras\": [...]}");
+		return NULL;
+	}
+	json_object_foreach((json_t *)root, key, v)
+	{
+		if (strcmp(key, "cameras") != 0) {
+			snprintf(err, errlen,
+				 "%.64s: unknown field (the body is {\"cameras\": [...]})", key);
+			return NULL;
+		}
+	}
+	v = json_object_get(root, "cameras");
+	if (!json_is_array(v)) {
+		snprintf(err, errlen, "cameras: %s", v ? "must be an array" : "required");
+		return NULL;
+	}
+	if (json_array_size(v) > API_CAMERAS_MAX) {
+		snprintf(err, errlen, "cameras: at most %d cameras", API_CAMERAS_MAX);
+		return NULL;
+	}
+	return v;
+}
+
+static int parse_cameras(const json_t *root, struct api_camera *out, size_t *n, char *err,
+			 size_t errlen)
+{
+	char e1[ERR_MAX - 32];
+	const json_t *list = camera_list(root, err, errlen);
+	size_t i, k;
+
+	if (!list)
+		return MW_ERR_INVALID;
+	for (i = 0; i < json_array_size(list); i++) {
+		const json_t *o = json_array_get(list, i);
+		if (!json_is_object(o)) {
+			snprintf(err, errlen, "cameras[%zu]: must be a JSON object", i);
+			return MW_ERR_INVALID;
+		}
+		if (parse_camera(o, &out[i], e1, sizeof(e1))) {
+			snprintf(err, errlen, "cameras[%zu].%s", i, e1);
+			return MW_ERR_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(out[k].id, out[i].id) == 0) {
+				snprintf(err, errlen, "cameras[%zu].id: '%s' is reported twice", i,
+					 out[i].id);
+				return MW_ERR_INVALID;
+			}
+	}
+	*n = i;
+	return MW_OK;
+}
+
+int api_cameras_parse(const char *body, size_t len, struct api_camera *out, size_t *n, char *err,
+		      size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(body ? body : "", len, 0, &je);
+	int rc;
+
+	*n = 0;
+	if (!root) {
+		snprintf(err, errlen, "body: invalid JSON at line %d column %d: %s", je.line,
+			 je.column, je.text);
+		return MW_ERR_INVALID;
+	}
+	rc = parse_cameras(root, out, n, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
+static enum MHD_Result put_cameras(struct api *a, struct MHD_Connection *c, struct request *rq)
+{
+	char err[ERR_MAX];
+	struct api_camera *cams = calloc(API_CAMERAS_MAX, sizeof(*cams));
+	size_t n = 0;
+
+	if (!cams)
+		return reply_error(c, 503, NULL, "out of memory; retry later");
+	if (api_cameras_parse(rq->body.data, rq->body.len, cams, &n, err, sizeof(err))) {
+		free(cams);
+		return reply_error(c, 400, NULL, "%s", err);
+	}
+	pthread_mutex_lock(&a->cam_mu);
+	free(a->cams);
+	a->cams = cams;
+	a->ncams = n;
+	a->cams_at = mw_mono_ns();
+	pthread_mutex_unlock(&a->cam_mu);
+	return reply_empty(c, 204);
+}
+
+/* A copy of the last report, states "unknown" when it is stale; NULL when
+ * there is none (or no memory: the cameras are then left out). */
+static struct api_camera *cameras_now(struct api *a, size_t *n)
+{
+	struct api_camera *copy = NULL;
+	bool stale;
+
+	pthread_mutex_lock(&a->cam_mu);
+	*n = a->ncams;
+	stale = mw_mono_ns() - a->cams_at > (int64_t)API_CAMERA_STALE_MS * 1000000;
+	if (a->ncams && (copy = malloc(a->ncams * sizeof(*copy))))
+		memcpy(copy, a->cams, a->ncams * sizeof(*copy));
+	pthread_mutex_unlock(&a->cam_mu);
+	if (!copy)
+		*n = 0;
+	for (size_t i = 0; stale && i < *n; i++)
+		copy[i].state = API_CAM_UNKNOWN;
+	return copy;
+}
+
 /* ---- GET routes ---- */
+
+static json_t *camera_json(const struct api_camera *cam)
+{
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:s}", "id", cam->id,
+			 "state", api_camera_state_name(cam->state), "frames_in",
+			 (json_int_t)cam->frames_in, "frames_analysed",
+			 (json_int_t)cam->frames_analysed, "frames_dropped",
+			 (json_int_t)cam->frames_dropped, "reconnects", (json_int_t)cam->reconnects,
+			 "fps_in", cam->fps_in, "fps_analysed", cam->fps_analysed, "events",
+			 (json_int_t)cam->events, "width", (json_int_t)cam->width, "height",
+			 (json_int_t)cam->height, "last_error", cam->last_error);
+}
+
+/* Adds "cameras" and "vision_worker" to the status object; false on no memory. */
+static bool status_vision(struct api *a, json_t *o)
+{
+	struct worker_stats ws = {0};
+	size_t n;
+	struct api_camera *cams = cameras_now(a, &n);
+	json_t *arr = json_array();
+	bool ok = arr != NULL;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = json_array_append_new(arr, camera_json(&cams[i])) == 0;
+	free(cams);
+	ok = ok && json_object_set_new(o, "cameras", arr) == 0;
+	if (!ok)
+		return false;
+	if (a->opt.worker)
+		worker_stats(a->opt.worker, &ws);
+	return json_object_set_new(o, "vision_worker",
+				   json_pack("{s:b,s:I,s:I}", "running", ws.running, "pid",
+					     (json_int_t)ws.pid, "restarts",
+					     (json_int_t)ws.restarts)) == 0;
+}
 
 static enum MHD_Result get_status(struct api *a, struct MHD_Connection *c)
 {
 	struct store_stats st;
 	struct uplink_stats us;
+	json_t *o;
 	int rc = store_stats(a->opt.store, &st);
 
 	if (rc)
@@ -357,15 +680,17 @@ static enum MHD_Result get_status(struct api *a, struct MHD_Connection *c)
 				   mw_strerror(rc));
 	if (a->opt.uplink)
 		uplink_stats(a->opt.uplink, &us);
-	return reply_json(c, 200,
-			  json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "node", a->node,
-				    "last_seq", (json_int_t)st.last_seq, "acked_seq",
-				    (json_int_t)st.acked_seq, "unsent", (json_int_t)st.unsent,
-				    "stored", (json_int_t)st.stored, "dropped",
-				    (json_int_t)st.dropped, "pruned", (json_int_t)st.pruned,
-				    "bytes_used", (json_int_t)st.bytes_used, "hub",
-				    a->opt.uplink ? uplink_state_name(us.state) : "disabled"),
-			  NULL);
+	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "node", a->node, "last_seq",
+		      (json_int_t)st.last_seq, "acked_seq", (json_int_t)st.acked_seq, "unsent",
+		      (json_int_t)st.unsent, "stored", (json_int_t)st.stored, "dropped",
+		      (json_int_t)st.dropped, "pruned", (json_int_t)st.pruned, "bytes_used",
+		      (json_int_t)st.bytes_used, "hub",
+		      a->opt.uplink ? uplink_state_name(us.state) : "disabled");
+	if (!o || !status_vision(a, o)) {
+		json_decref(o);
+		return reply_error(c, 503, NULL, "status: out of memory");
+	}
+	return reply_json(c, 200, o, NULL);
 }
 
 static int metric(struct buf *b, const char *name, const char *type, const char *help,
@@ -373,6 +698,73 @@ static int metric(struct buf *b, const char *name, const char *type, const char 
 {
 	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
 			  v);
+}
+
+/* The per-camera families, one sample per camera; nothing without cameras. */
+static int camera_metrics(struct buf *b, const struct api_camera *cams, size_t n)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+		enum cam_ftype ft;
+	} fam[] = {
+		{"fps_in", "gauge", "Frames per second the camera delivers.",
+		 offsetof(struct api_camera, fps_in), F_RATE},
+		{"fps_analysed", "gauge", "Frames per second the detectors analyse.",
+		 offsetof(struct api_camera, fps_analysed), F_RATE},
+		{"frames_in_total", "counter", "Frames decoded from the camera.",
+		 offsetof(struct api_camera, frames_in), F_COUNT},
+		{"frames_analysed_total", "counter", "Frames the detectors analysed.",
+		 offsetof(struct api_camera, frames_analysed), F_COUNT},
+		{"frames_dropped_total", "counter",
+		 "Frames skipped because the analysis fell behind.",
+		 offsetof(struct api_camera, frames_dropped), F_COUNT},
+		{"reconnects_total", "counter", "Times the camera's stream was reopened.",
+		 offsetof(struct api_camera, reconnects), F_COUNT},
+		{"events_total", "counter", "Events the camera's detectors raised.",
+		 offsetof(struct api_camera, events), F_COUNT},
+	};
+	int rc = 0;
+
+	if (n == 0)
+		return MW_OK;
+	rc |= buf_printf(b, "# HELP mw_edge_camera_up Whether the camera is running (1) as last "
+			    "reported by the vision worker.\n# TYPE mw_edge_camera_up gauge\n");
+	for (size_t i = 0; i < n; i++)
+		rc |= buf_printf(b, "mw_edge_camera_up{camera=\"%s\"} %d\n", cams[i].id,
+				 cams[i].state == API_CAM_RUNNING);
+	for (size_t f = 0; f < MW_ARRAY_LEN(fam); f++) {
+		rc |= buf_printf(b, "# HELP mw_edge_camera_%s %s\n# TYPE mw_edge_camera_%s %s\n",
+				 fam[f].name, fam[f].help, fam[f].name, fam[f].type);
+		for (size_t i = 0; i < n; i++) {
+			const void *p = (const char *)&cams[i] + fam[f].off;
+			if (fam[f].ft == F_RATE)
+				rc |= buf_printf(b, "mw_edge_camera_%s{camera=\"%s\"} %.3f\n",
+						 fam[f].name, cams[i].id, *(const double *)p);
+			else
+				rc |= buf_printf(b, "mw_edge_camera_%s{camera=\"%s\"} %llu\n",
+						 fam[f].name, cams[i].id,
+						 (unsigned long long)*(const uint64_t *)p);
+		}
+	}
+	return rc ? MW_ERR_NOMEM : MW_OK;
+}
+
+static int vision_metrics(struct api *a, struct buf *b)
+{
+	struct worker_stats ws = {0};
+	size_t n;
+	struct api_camera *cams = cameras_now(a, &n);
+	int rc = camera_metrics(b, cams, n);
+
+	free(cams);
+	if (a->opt.worker)
+		worker_stats(a->opt.worker, &ws);
+	rc |= metric(b, "mw_edge_vision_worker_up", "gauge",
+		     "Whether the vision worker process is running.", ws.running);
+	rc |= metric(b, "mw_edge_vision_worker_restarts_total", "counter",
+		     "Times the vision worker was restarted after it exited.", ws.restarts);
+	return rc ? MW_ERR_NOMEM : MW_OK;
 }
 
 static int write_metrics(struct api *a, const struct store_stats *st, struct buf *b)
@@ -425,6 +817,7 @@ static int write_metrics(struct api *a, const struct store_stats *st, struct buf
 			 "mw_edge_actions_total{result=\"dropped\"} %llu\n",
 			 (unsigned long long)as.ok, (unsigned long long)as.failed,
 			 (unsigned long long)as.dropped);
+	rc |= vision_metrics(a, b);
 	return rc ? MW_ERR_NOMEM : MW_OK;
 }
 
@@ -457,6 +850,7 @@ static enum route find_route(const char *url, const char **want)
 	} routes[] = {
 		{"/v1/events", "POST", R_EVENTS},
 		{"/v1/blobs", "POST", R_BLOBS},
+		{"/v1/cameras", "PUT", R_CAMERAS},
 		{"/v1/status", "GET", R_STATUS},
 		{"/healthz", "GET", R_HEALTH},
 		{"/metrics", "GET", R_METRICS},
@@ -522,8 +916,8 @@ static enum MHD_Result first_call(struct api *a, struct MHD_Connection *c, const
 
 	if (r == R_NONE)
 		return reply_error(c, 404, NULL,
-				   "%.200s: no such path (try /v1/events, /v1/blobs, /v1/status, "
-				   "/healthz, /metrics)",
+				   "%.200s: no such path (try /v1/events, /v1/blobs, /v1/cameras, "
+				   "/v1/status, /healthz, /metrics)",
 				   url);
 	if (strcmp(method, want) != 0 && !(strcmp(method, "HEAD") == 0 && strcmp(want, "GET") == 0))
 		return reply_error(c, 405, want, "%s %.200s: method not allowed (use %s)", method,
@@ -571,6 +965,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				   rq->body.cap);
 	if (rq->route == R_BLOBS)
 		return post_blob(a, c, rq);
+	if (rq->route == R_CAMERAS)
+		return put_cameras(a, c, rq);
 	return post_events(a, c, rq);
 }
 
@@ -704,6 +1100,7 @@ int api_start(const struct api_options *opt, struct api **out)
 	if (!a)
 		return MW_ERR_NOMEM;
 	a->opt = *opt;
+	pthread_mutex_init(&a->cam_mu, NULL);
 	a->token = strdup(opt->token);
 	a->node = strdup(opt->node);
 	a->socket_path = strdup(opt->socket_path ? opt->socket_path : "");
@@ -750,5 +1147,7 @@ void api_free(struct api *a)
 	free(a->token);
 	free(a->node);
 	free(a->socket_path);
+	free(a->cams);
+	pthread_mutex_destroy(&a->cam_mu);
 	free(a);
 }

@@ -1,13 +1,19 @@
 /* main.c -- mw-edge: the edge node daemon.
  *
- * Reads the config (file, then command-line overrides), opens the event
- * store and the blob store (evidence snapshots), and starts the parts around it in dependency order: the actions
- * worker and the uplink (both fed from the store's append callback through
- * one small dispatcher, since the store takes a single callback), the local
- * API, and the simulated machine. Once the API listens, its TCP address is
- * written to DATA_DIR/edge.addr (temp file + rename, so a reader never sees
- * half of it). SIGINT and SIGTERM are taken synchronously by the main thread
- * (sigwait), which then stops everything in reverse order and exits 0. */
+ * Reads the config (file, then command-line overrides, edge_config_args()),
+ * opens the event store and the blob store (evidence snapshots), and starts
+ * the parts around it in dependency order: the actions worker and the
+ * uplink (both fed from the store's append callback through one small
+ * dispatcher, since the store takes a single callback), the local API, the
+ * vision worker when cameras are configured, and the simulated machine.
+ * Once the API listens, its TCP address is written to DATA_DIR/edge.addr
+ * (temp file + rename, so a reader never sees half of it). SIGINT and
+ * SIGTERM are taken synchronously by the main thread (sigwait), which then
+ * stops everything in reverse order and exits 0.
+ *
+ * The camera analytics link FFmpeg, which this daemon must not (it stays a
+ * few MiB), so they live in mw-edge-vision: the daemon supervises it
+ * (edge/worker.h), and `mw-edge analyze|train` simply exec it. */
 #include "core/http.h"
 #include "core/log.h"
 #include "edge/actions.h"
@@ -16,6 +22,7 @@
 #include "edge/config.h"
 #include "edge/store.h"
 #include "edge/uplink.h"
+#include "edge/worker.h"
 #include "sensors/sensors.h"
 
 #include <errno.h>
@@ -36,12 +43,17 @@ struct edge {
 	struct uplink *uplink;
 	struct api *api;
 	struct sim *sim;
+	struct worker *worker; /* the vision worker's supervisor; NULL without cameras */
+	int argc;
+	char **argv;
 	uint64_t appended;
 	char addr_path[EDGE_PATH_MAX + 16];
 };
 
 static const char usage[] =
 	"Usage: mw-edge [run] [options]\n"
+	"       mw-edge analyze --config FILE INPUT...         analyse recorded video\n"
+	"       mw-edge train --config FILE --camera ID INPUT  learn a camera's good parts\n"
 	"\n"
 	"The Millwright edge daemon: stores every event durably on local disk, fires\n"
 	"local actions (webhook, command) on alarms, forwards events to the hub when\n"
@@ -56,6 +68,10 @@ static const char usage[] =
 	"  --help              this text\n"
 	"  --help-config       every config key with its default and range (Markdown)\n"
 	"  --version           print the version\n"
+	"\n"
+	"analyze and train run the vision worker (" WORKER_PROGRAM ", see vision.worker);\n"
+	"`mw-edge analyze --help` lists their options. With cameras in the config, the\n"
+	"daemon runs the worker too, with its own options, and restarts it if it exits.\n"
 	"\n"
 	"Example config (edge.yaml):\n"
 	"  node:\n"
@@ -75,40 +91,13 @@ static const char usage[] =
 	"  -d '{\"source\":\"line1/temp\",\"kind\":\"sensor.reading\",\"severity\":\"info\",\n"
 	"       \"attrs\":{\"value\":21.5}}' http://127.0.0.1:7801/v1/events\n";
 
-/* ---- configuration ---- */
+/* ---- command line ---- */
 
-static int set_override(struct edge_config *c, const char *opt, const char *key, const char *value)
+/* --help and friends end at once, wherever they are. 0 = go on, else an
+ * exit code + 1. */
+static int info_args(int argc, char **argv)
 {
-	char err[512];
-	if (config_set(edge_config_keys, c, key, value, err, sizeof(err)) == MW_OK)
-		return MW_OK;
-	fprintf(stderr, "mw-edge: %s: %s\n", opt, err);
-	return MW_ERR_INVALID;
-}
-
-static int apply_set(struct edge_config *c, const char *kv)
-{
-	char key[128];
-	const char *eq = strchr(kv, '=');
-
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
-		fprintf(stderr,
-			"mw-edge: --set %s: expected KEY=VALUE (see mw-edge --help-config)\n", kv);
-		return MW_ERR_INVALID;
-	}
-	memcpy(key, kv, (size_t)(eq - kv));
-	key[eq - kv] = '\0';
-	return set_override(c, "--set", key, eq + 1);
-}
-
-/* Returns 0 to run, a process exit code + 1 to exit at once. */
-static int parse_args(int argc, char **argv, struct edge_config *c)
-{
-	const char *config = NULL;
-	char err[512];
-	int i;
-
-	for (i = 1; i < argc; i++) { /* first pass: what ends at once, and the file */
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return fputs(usage, stdout), 1;
@@ -118,46 +107,105 @@ static int parse_args(int argc, char **argv, struct edge_config *c)
 		if (strcmp(a, "--version") == 0)
 			return printf("mw-edge %s\n", MW_VERSION), 1;
 		if (strcmp(a, "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-	}
-	if (config && config_load_file(edge_config_keys, c, config, err, sizeof(err))) {
-		fprintf(stderr, "mw-edge: %s\n", err);
-		return EXIT_CONFIG + 1;
-	}
-	for (i = 1; i < argc; i++) { /* second pass: overrides, in order */
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = MW_OK;
-		if (i == 1 && strcmp(a, "run") == 0)
-			continue;
-		if (!v &&
-		    (!strcmp(a, "--config") || !strcmp(a, "--data-dir") || !strcmp(a, "--listen") ||
-		     !strcmp(a, "--log-level") || !strcmp(a, "--set"))) {
-			fprintf(stderr, "mw-edge: %s: needs a value (see mw-edge --help)\n", a);
-			return EXIT_CONFIG + 1;
-		}
-		if (strcmp(a, "--config") == 0)
 			i++;
-		else if (strcmp(a, "--data-dir") == 0)
-			rc = set_override(c, a, "data_dir", argv[++i]);
-		else if (strcmp(a, "--listen") == 0)
-			rc = set_override(c, a, "api.listen", argv[++i]);
-		else if (strcmp(a, "--log-level") == 0)
-			rc = set_override(c, a, "log.level", argv[++i]);
-		else if (strcmp(a, "--set") == 0)
-			rc = apply_set(c, argv[++i]);
-		else {
-			fprintf(stderr, "mw-edge: '%s': unknown argument (see mw-edge --help)\n",
-				a);
-			return EXIT_CONFIG + 1;
-		}
-		if (rc)
-			return EXIT_CONFIG + 1;
-	}
-	if (edge_config_check(c, err, sizeof(err))) {
-		fprintf(stderr, "mw-edge: %s%s%s\n", config ? config : "", config ? ": " : "", err);
-		return EXIT_CONFIG + 1;
 	}
 	return 0;
+}
+
+/* An argument edge_config_args() does not take, reported before the
+ * config is read: a mistyped option is the likelier cause of what the
+ * config check would say next. */
+static const char *unknown_arg(int argc, char **argv)
+{
+	static const char *const with_value[] = {"--config", "--data-dir", "--listen",
+						 "--log-level", "--set"};
+
+	for (int i = 1; i < argc; i++) {
+		bool known = i == 1 && strcmp(argv[i], "run") == 0;
+		for (size_t k = 0; !known && k < MW_ARRAY_LEN(with_value); k++)
+			if (strcmp(argv[i], with_value[k]) == 0) {
+				known = true;
+				i++; /* its value, whatever it looks like */
+			}
+		if (!known)
+			return argv[i];
+	}
+	return NULL;
+}
+
+/* Returns 0 to run, a process exit code + 1 to exit at once. */
+static int parse_args(int argc, char **argv, struct edge_config *c)
+{
+	int *rest = calloc((size_t)argc, sizeof(*rest)), nrest = 0, rc = 0;
+	const char *bad;
+
+	if (!rest)
+		return 1 + 1;
+	if ((rc = info_args(argc, argv)))
+		goto out;
+	if ((bad = unknown_arg(argc, argv))) {
+		fprintf(stderr, "mw-edge: '%s': unknown argument (see mw-edge --help)\n", bad);
+		rc = EXIT_CONFIG + 1;
+		goto out;
+	}
+	/* Everything left over is the leading "run": unknown_arg() saw the rest. */
+	if (edge_config_args(c, argc, argv, "mw-edge", rest, &nrest))
+		rc = EXIT_CONFIG + 1;
+out:
+	free(rest);
+	return rc;
+}
+
+/* The worker program of `mw-edge analyze|train ...`: vision.worker from the
+ * --config file or a --set, else the default. The config is read only for
+ * that key, ignoring errors: the worker reads it again and reports them. */
+static int find_worker(int argc, char **argv, char *path, size_t cap)
+{
+	static struct edge_config c; /* large; main runs once */
+	char err[512];
+	int rc;
+
+	if (edge_config_defaults(&c))
+		return MW_ERR_NOMEM;
+	for (int i = 2; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 &&
+		    config_load_file(edge_config_keys, &c, argv[i + 1], err, sizeof(err)))
+			break;
+		if (strcmp(argv[i], "--set") == 0 &&
+		    strncmp(argv[i + 1], "vision.worker=", 14) == 0)
+			mw_strlcpy(c.vision_worker, argv[i + 1] + 14, sizeof(c.vision_worker));
+	}
+	rc = worker_program(c.vision_worker, path, cap);
+	edge_config_free(&c);
+	return rc;
+}
+
+/* mw-edge analyze|train ARGS: the vision worker does the work; its argv is
+ * {"mw-edge-vision", "analyze"|"train", ARGS...}. Returns only on failure,
+ * with the shell's codes: 127 not found, 126 not runnable. */
+static int exec_worker(int argc, char **argv)
+{
+	char path[EDGE_PATH_MAX];
+	char **wargv = calloc((size_t)argc + 1, sizeof(*wargv));
+	int err;
+
+	if (!wargv || find_worker(argc, argv, path, sizeof(path))) {
+		fprintf(stderr, "mw-edge: cannot find the vision worker (%s)\n",
+			wargv ? "path too long" : "out of memory");
+		free(wargv);
+		return 126;
+	}
+	wargv[0] = (char *)WORKER_PROGRAM;
+	for (int i = 1; i < argc; i++)
+		wargv[i] = argv[i];
+	execv(path, wargv);
+	err = errno;
+	fprintf(stderr,
+		"mw-edge %s: cannot run the vision worker %s: %s (set vision.worker in the "
+		"config, or install " WORKER_PROGRAM " beside mw-edge)\n",
+		argv[1], path, strerror(err));
+	free(wargv);
+	return err == ENOENT ? 127 : 126;
 }
 
 /* ---- wiring ---- */
@@ -270,6 +318,33 @@ static int start_workers(struct edge *e)
 	return MW_OK;
 }
 
+/* With cameras: the vision worker, run as `mw-edge-vision run` with the
+ * daemon's own options (minus a leading "run"), so it reads the same
+ * settings. */
+static int new_vision(struct edge *e)
+{
+	char path[EDGE_PATH_MAX];
+	const char **argv;
+	int skip = e->argc > 1 && strcmp(e->argv[1], "run") == 0, rc;
+
+	if (e->cfg.cameras.n == 0)
+		return MW_OK;
+	if (worker_program(e->cfg.vision_worker, path, sizeof(path))) {
+		log_error("vision.worker: cannot make the worker's path");
+		return MW_ERR_INVALID;
+	}
+	if (!(argv = calloc((size_t)e->argc + 2, sizeof(*argv))))
+		return MW_ERR_NOMEM;
+	argv[0] = WORKER_PROGRAM;
+	argv[1] = "run";
+	for (int i = 1 + skip, k = 2; i < e->argc; i++, k++)
+		argv[k] = e->argv[i];
+	rc = worker_new(&(struct worker_options){.path = path, .argv = argv}, &e->worker);
+	free(argv);
+	log_info("vision cameras=%zu worker=%s", e->cfg.cameras.n, path);
+	return rc;
+}
+
 static int start_front(struct edge *e)
 {
 	const struct edge_config *c = &e->cfg;
@@ -292,7 +367,12 @@ static int start_front(struct edge *e)
 	};
 	int rc;
 
+	if ((rc = new_vision(e)))
+		return rc;
+	ao.worker = e->worker;
 	if ((rc = api_start(&ao, &e->api)) || (rc = write_addr(e)))
+		return rc;
+	if (e->worker && (rc = worker_start(e->worker))) /* once the API it reports to is up */
 		return rc;
 	if (c->sim_enabled &&
 	    ((rc = sim_new(&so, sim_emit, e, &e->sim)) || (rc = sim_start(e->sim))))
@@ -302,6 +382,7 @@ static int start_front(struct edge *e)
 
 static void stop_all(struct edge *e)
 {
+	worker_free(e->worker); /* first: it reports to the API until it stops */
 	sim_free(e->sim);
 	api_free(e->api);
 	if (e->addr_path[0])
@@ -334,10 +415,16 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_set_program("mw-edge");
+	if (argc > 1 && (strcmp(argv[1], "analyze") == 0 || strcmp(argv[1], "train") == 0))
+		return exec_worker(argc, argv);
+	e.argc = argc;
+	e.argv = argv;
 	if (edge_config_defaults(&e.cfg))
 		return 1;
-	if ((rc = parse_args(argc, argv, &e.cfg)))
+	if ((rc = parse_args(argc, argv, &e.cfg))) {
+		edge_config_free(&e.cfg);
 		return rc - 1;
+	}
 	lvl = (enum log_level)e.cfg.log_level;
 	log_set_level(lvl);
 
@@ -352,6 +439,7 @@ int main(int argc, char **argv)
 	    start_store(&e) || start_workers(&e) || start_front(&e)) {
 		log_error("mw-edge could not start; stopping");
 		stop_all(&e);
+		edge_config_free(&e.cfg);
 		return 1;
 	}
 	log_info("mw-edge started node=%s version=%s data_dir=%s", e.cfg.node_id, MW_VERSION,
@@ -360,6 +448,7 @@ int main(int argc, char **argv)
 	log_info("mw-edge stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	stop_all(&e);
 	http_global_cleanup();
+	edge_config_free(&e.cfg);
 	log_info("mw-edge stopped");
 	return 0;
 }
