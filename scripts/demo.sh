@@ -5,7 +5,8 @@
 #
 # Writes configs under ./demo-data/{hub,edge} (a fresh random node token
 # shared by both on the first run, kept afterwards), starts mw-hub, then
-# mw-edge with two simulated machines that report every second, and a local
+# mw-edge with two simulated machines that report every second and a
+# simulated camera (the worker mw-edge-vision analyses it), and a local
 # action that appends every alarm to demo-data/alarms.log (no hub needed for
 # that). Both listen on loopback ports the kernel picks; the daemons write
 # them to DATA_DIR/hub.addr and DATA_DIR/edge.addr. Prints where to look,
@@ -27,7 +28,7 @@ die() {
 	exit 1
 }
 
-for p in mw-hub mw-edge; do
+for p in mw-hub mw-edge mw-edge-vision mw-scene; do
 	[ -x "$bin/$p" ] || die "$bin/$p not found; build first (make build)"
 done
 bin=$(cd "$bin" && pwd)
@@ -119,7 +120,32 @@ sim:
   machines: 2
   interval: 1s
   seed: $sim_seed
+cameras:
+  - id: demo-cam
+    url: "sim://conveyor?fps=15&people_per_min=2&defect_rate=0.1&seed=$sim_seed"
+    zones:
+      - name: robot-cell
+        polygon: [[742, 497], [1075, 497], [1126, 684], [691, 684]]
+        severity: alarm
+    count:
+      line: [[853, 267], [853, 453]]
+      codes: datamatrix
+    inspection:
+      roi: [344, 304, 166, 112]
 EOF
+
+# The simulated camera films a conveyor (parts with serial codes, some
+# defective) beside a danger zone people walk into. Its inspection needs a
+# model of good parts: learned once, from a clip of the same simulated line
+# with no defects, and kept in the edge's data dir.
+if [ ! -s "$demo/edge/data/models/demo-cam.model" ]; then
+	echo "demo: teaching the camera's inspection what a good part looks like (once) ..."
+	"$bin/mw-scene" --seconds 60 --fps 15 --seed 99 --defect-rate 0 --people-per-min 0 \
+		--noise 2 --out "$demo/good-parts.mp4" >>"$demo/edge.log" 2>&1 &&
+		"$bin/mw-edge" train --config "$demo/edge/edge.yaml" --camera demo-cam \
+			"$demo/good-parts.mp4" >>"$demo/edge.log" 2>&1 ||
+		die "training the demo camera failed; see $demo/edge.log"
+fi
 
 setsid "$bin/mw-edge" --config "$demo/edge/edge.yaml" >>"$demo/edge.log" 2>&1 </dev/null &
 edge_pid=$!
@@ -129,7 +155,9 @@ edge_url="http://$edge_addr"
 cat <<EOF
 
 Millwright demo is running: one hub, one edge (node "demo-edge") with two
-simulated machines reporting every second.
+simulated machines reporting every second and a simulated camera (demo-cam)
+over a conveyor: every part counted with its serial code, defective parts
+flagged with a snapshot, people entering the robot cell raise an alarm.
 
   hub          $hub_url
   edge API     $edge_url   (token: $api_token)
@@ -143,6 +171,9 @@ Where to look:
 
   curl -s '$hub_url/v1/events?severity=alarm&limit=5'
   curl -s '$hub_url/v1/events?severity=warning&limit=5'
+  curl -s '$hub_url/v1/events?kind=zone.intrusion&limit=5'
+  curl -s '$hub_url/v1/events?kind=part.counted&limit=5'
+  curl -s -o snapshot.jpg $hub_url/v1/blobs/HASH     (HASH from an event's blobs)
   curl -s $hub_url/v1/nodes
   curl -s $hub_url/metrics
   curl -s -H 'Authorization: Bearer $api_token' $edge_url/v1/status

@@ -180,7 +180,7 @@ def free_port():
 # ---------------------------------------------------------------- config
 
 def to_yaml(obj, indent=0):
-    """Nested dicts of scalars as YAML; strings double-quoted (JSON style)."""
+    """Nested dicts of scalars and lists as YAML; strings and lists in JSON style."""
     out = []
     pad = "  " * indent
     for k, v in obj.items():
@@ -189,6 +189,8 @@ def to_yaml(obj, indent=0):
             out.append(to_yaml(v, indent + 1))
         elif isinstance(v, bool):
             out.append("%s%s: %s" % (pad, k, "true" if v else "false"))
+        elif isinstance(v, list):  # JSON is YAML's flow style
+            out.append("%s%s: %s" % (pad, k, json.dumps(v)))
         elif isinstance(v, (int, float)):
             out.append("%s%s: %s" % (pad, k, v))
         else:
