@@ -4,8 +4,12 @@
  *
  * usage: opencv_zone_peer RAWFILE W H N FPS X1,Y1,X2,Y2,X3,Y3,X4,Y4 [SCALE [PASSES]]
  *
- * RAWFILE holds N gray W x H frames back to back (no stride, no header).
- * All of them are loaded into memory first; only the analytics are timed.
+ * RAWFILE holds N gray W x H frames back to back (no stride, no header);
+ * "-" reads them from stdin, which is how bench_vision_opencv hands them
+ * over (a pipe: no multi-gigabyte file, and the bench frees each frame as
+ * it is sent, so the clip is in memory once). All of them are loaded into
+ * memory first, full size, because the downscale is part of the timed
+ * analytics on both sides; only the analytics are timed.
  * Prints `intrusion FRAME` per zone.intrusion it would raise and, at the
  * end, `fps X` (frames per second of analytics, one thread): the best of
  * PASSES (default 1) passes over the clip, each with a fresh model, so a
@@ -36,6 +40,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -115,7 +120,8 @@ bool parse_args(int argc, char **argv, Args *a)
 
 bool load(const Args &a, std::vector<cv::Mat> *frames)
 {
-	FILE *f = std::fopen(a.file, "rb");
+	bool from_stdin = std::strcmp(a.file, "-") == 0;
+	FILE *f = from_stdin ? stdin : std::fopen(a.file, "rb");
 	bool ok = f != nullptr;
 
 	for (long i = 0; ok && i < a.n; i++) {
@@ -123,7 +129,7 @@ bool load(const Args &a, std::vector<cv::Mat> *frames)
 		ok = std::fread(m.data, (size_t)(a.w * a.h), 1, f) == 1;
 		frames->push_back(m);
 	}
-	if (f)
+	if (f && !from_stdin)
 		std::fclose(f);
 	return ok;
 }

@@ -2,12 +2,12 @@
  *
  * Inputs are images or videos of good parts as the camera sees them. An
  * image (a file with one frame) is either the whole camera frame, whose
- * inspection window is cut out, or already just the window. A video is
- * watched with the motion model: a part is taken once, at the frame where
- * its centre comes closest to the window's centre (the moment the live
- * trigger would inspect it), whether it rides through or stops there.
- * The model then goes to the camera's model file, which the worker loads
- * when it (re)starts. */
+ * inspection window is cut out, or already just the window. A video's
+ * frames go to inspect_train_frame(), which takes each part once, in the
+ * view the live inspector's trigger would pick (inspect_video.c says how
+ * it bootstraps that trigger), so the model learns from the views it will
+ * score. The model then goes to the camera's model file, which the worker
+ * loads when it (re)starts. */
 #include "edge/vision_worker.h"
 
 #include "core/log.h"
@@ -28,61 +28,10 @@ static const char train_usage[] =
 	"in the config: the window where parts are seen. The model is written to\n"
 	"--out, else to the camera's inspection.model (default DATA_DIR/models/ID.model).\n";
 
-struct picker {
-	struct bbox roi;
-	struct motion *motion;
-	struct blob blobs[MOTION_BLOBS_MAX];
-	struct plane best; /* the window's crop at the closest approach so far */
-	int64_t best_d2;   /* INT64_MAX: no part in the window */
-	bool approaching;
-};
-
 static void crop(const struct plane *frame, struct bbox r, struct plane *out)
 {
 	struct plane v = plane_view(frame, r.x, r.y, r.w, r.h);
 	plane_copy(out, &v);
-}
-
-/* The part nearest the window's centre, as its squared distance; INT64_MAX when none is in it. */
-static int64_t nearest(const struct picker *pk, int n)
-{
-	int64_t best = INT64_MAX, cx = pk->roi.x + pk->roi.w / 2, cy = pk->roi.y + pk->roi.h / 2;
-
-	for (int i = 0; i < n; i++) {
-		const struct blob *b = &pk->blobs[i];
-		int64_t dx = b->cx - cx, dy = b->cy - cy;
-		if (b->cx < pk->roi.x || b->cx >= pk->roi.x + pk->roi.w || b->cy < pk->roi.y ||
-		    b->cy >= pk->roi.y + pk->roi.h)
-			continue;
-		if (dx * dx + dy * dy < best)
-			best = dx * dx + dy * dy;
-	}
-	return best;
-}
-
-/* Feeds a video frame; adds the part to the trainer once it has passed its closest approach. */
-static int pick(struct picker *pk, struct inspect_trainer *t, const struct frame *f, int *parts)
-{
-	int n = motion_process(pk->motion, &f->y, pk->blobs, MOTION_BLOBS_MAX), rc = MW_OK;
-	int64_t d2;
-
-	if (n < 0)
-		return n;
-	d2 = nearest(pk, n);
-	if (d2 <= pk->best_d2 && d2 != INT64_MAX) { /* closer (or still): keep this view */
-		crop(&f->y, pk->roi, &pk->best);
-		pk->best_d2 = d2;
-		pk->approaching = true;
-		return MW_OK;
-	}
-	if (pk->approaching) { /* moving away, or gone: the best view was the last kept */
-		if ((rc = inspect_train_add(t, &pk->best)) == MW_OK)
-			(*parts)++;
-		pk->approaching = false;
-	}
-	if (d2 == INT64_MAX) /* the window is empty: the next part starts afresh */
-		pk->best_d2 = INT64_MAX;
-	return rc;
 }
 
 static struct bbox roi_of(const struct edge_camera_config *cam)
@@ -123,34 +72,27 @@ static int add_image(struct trainer_ctx *tc, const struct frame *f, const char *
 	return rc;
 }
 
-/* A video whose first two frames are read already. */
+/* A video whose first two frames are read already: the trainer picks its parts. */
 static int add_video(struct trainer_ctx *tc, struct input *in, const struct frame *first,
 		     const struct frame *second)
 {
-	struct picker pk = {.roi = roi_of(tc->cam), .best_d2 = INT64_MAX};
-	struct motion_options mo = {.scale = (int)tc->cam->motion_scale,
-				    .threshold = (int)tc->cam->motion_threshold,
-				    .min_area = (int)tc->cam->motion_min_area};
 	struct frame f = *second;
-	char err[256];
-	int rc;
+	int before = inspect_train_count(tc->t), rc;
 
-	if ((rc = motion_new(&mo, first->y.width, first->y.height, &pk.motion, err,
-			     sizeof(err)))) {
-		fprintf(stderr, "mw-edge train: camera %s: %s\n", tc->cam->id, err);
+	rc = inspect_train_frame(tc->t, first);
+	if (rc == MW_ERR_INVALID)
+		fprintf(stderr, "mw-edge train: camera %s: video frames of %dx%d, not the %dx%d of "
+			"the first input\n", tc->cam->id, first->y.width, first->y.height,
+			tc->frame_w, tc->frame_h);
+	if (rc)
 		return rc;
-	}
-	if ((rc = plane_alloc(&pk.best, pk.roi.w, pk.roi.h)) ||
-	    (rc = pick(&pk, tc->t, first, &tc->parts)))
-		goto out;
 	do
-		rc = pick(&pk, tc->t, &f, &tc->parts);
+		rc = inspect_train_frame(tc->t, &f);
 	while (rc == MW_OK && (rc = input_read(in, &f)) == MW_OK);
 	if (rc == MW_ERR_NOTFOUND)
 		rc = MW_OK;
-out:
-	plane_free(&pk.best);
-	motion_free(pk.motion);
+	inspect_train_video_end(tc->t);
+	tc->parts += inspect_train_count(tc->t) - before;
 	return rc;
 }
 
@@ -174,8 +116,11 @@ static int add_file(struct trainer_ctx *tc, const char *path)
 		goto out;
 	plane_copy(&keep, &f.y); /* the next read may reuse the frame's memory */
 	f.y = keep;
-	if (!tc->t && (rc = inspect_train_new(&(struct inspect_options){.camera = tc->cam->id,
-									 .roi = roi_of(tc->cam)},
+	if (!tc->t && (rc = inspect_train_new(&(struct inspect_options){
+			.camera = tc->cam->id, .roi = roi_of(tc->cam), .motion = {
+				.scale = (int)tc->cam->motion_scale,
+				.threshold = (int)tc->cam->motion_threshold,
+				.min_area = (int)tc->cam->motion_min_area}},
 					      tc->frame_w = f.y.width, tc->frame_h = f.y.height,
 					      &tc->t, err, sizeof(err)))) {
 		fprintf(stderr, "mw-edge train: %s\n", err);
@@ -214,6 +159,7 @@ static int add_dir(struct trainer_ctx *tc, const char *dir)
 	return rc;
 }
 
+/* Creates the model's directory and any missing parents (mkdir -p). */
 static int make_parent(const char *path)
 {
 	char dir[PATH_MAX], *slash;
@@ -221,6 +167,14 @@ static int make_parent(const char *path)
 	if (mw_strlcpy(dir, path, sizeof(dir)) || !(slash = strrchr(dir, '/')) || slash == dir)
 		return MW_OK;
 	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			break;
+		*p = '/';
+	}
 	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
 		return MW_OK;
 	fprintf(stderr, "mw-edge train: cannot create %s: %s\n", dir, strerror(errno));

@@ -14,10 +14,18 @@
  * around the line a quarter of the part's depth wide: a part resting on the
  * line with a noisy centroid never changes side, so it counts once.
  *
- * With codes enabled a count is held on its track until a code is read in
- * the part's box or COUNT_CODE_FRAMES of that track have been tried: the
- * crossing frame may be blurred or the code turned away. The running total
- * is taken at the crossing, so counts stay in crossing order. */
+ * Codes are looked for before the crossing, while the part is wholly in
+ * view beside the line, so a count normally goes out at its crossing with
+ * the code already read: one search for a readable code, COUNT_CODE_TRIES
+ * at most (a couple of frames apart, for a different view each time) for
+ * one that cannot be read. The searches are the expensive part of counting
+ * (libdmtx gives up on a damaged code only when it has walked the whole
+ * region), so after the first reads they look where the codes were found
+ * on the parts before, a window a little larger than a code, rather than
+ * the whole box; the last try still takes the whole box, for a part that
+ * lies another way. A part first seen too close to the line has its count
+ * held for the searches it has left. The running total is taken at the
+ * crossing, so counts stay in crossing order. */
 #include "vision/count.h"
 
 #include "core/log.h"
@@ -33,6 +41,10 @@
 #define BAND_MAX_PX 40.0
 #define CODE_MARGIN_FRAC 0.15 /* of the box, added around it for the code search */
 #define HIST 8		      /* positions kept per track for its reported speed */
+#define CODE_TRY_GAP 2	      /* frames of a track between two code searches */
+#define PRIOR_WINDOW 1.8      /* search window around the learnt code place, in code sides */
+#define PRIOR_KEEP 16	      /* reads the learnt code place averages over */
+#define PART_WHOLE 0.85	      /* a box this fraction of a whole part's size shows it whole */
 
 struct track {
 	uint64_t id;   /* 0 = free slot */
@@ -49,8 +61,13 @@ struct track {
 	double hx[HIST], hy[HIST];
 	int64_t hns[HIST];
 	int nhist;
-	/* a count waiting for its code */
-	int code_tries; /* > 0 while waiting */
+	/* the part's code: looked for while the part approaches the line, so the
+	 * count goes out as it crosses; a count is held only while tries remain */
+	bool has_code;
+	struct code_result code;
+	int code_tries; /* searches left */
+	int next_try;	/* nhist at which the next search may run */
+	bool pending;	/* counted, the event held for the code */
 	uint64_t pend_count;
 	int pend_dir;
 	int pend_speed;
@@ -73,6 +90,11 @@ struct counter {
 	uint64_t next_id;
 	uint64_t total;
 	struct code_reader *reader;
+	/* Where codes sit on the parts, learnt from the reads so far (running
+	 * means, px): the code's centre from the centre of the part's box, the
+	 * code's side, and the size of the box of a part seen whole. */
+	double prior_dx, prior_dy, prior_side, part_w, part_h;
+	int prior_n;
 	struct frame last; /* times of the last frame (no pixels), for counter_flush() */
 };
 
@@ -180,6 +202,8 @@ void counter_free(struct counter *c)
 
 uint64_t counter_total(const struct counter *c) { return c->total; }
 
+static int side_of(const struct counter *c, const struct track *t, bool *on_segment);
+
 /* ---- events ----------------------------------------------------------- */
 
 static json_t *count_attrs(const struct track *t, const struct code_result *code, bool want_code)
@@ -218,7 +242,7 @@ static void emit_count(struct counter *c, const struct frame *f, const struct pl
 	struct event e;
 	int rc;
 
-	t->code_tries = 0;
+	t->pending = false;
 	rc = vision_event(&e, c->camera, "part.counted", sev, f, count_attrs(t, code, want_code));
 	if (rc == MW_OK) {
 		rc = sink->emit(sink->arg, &e, snap);
@@ -229,13 +253,10 @@ static void emit_count(struct counter *c, const struct frame *f, const struct pl
 			 (unsigned long long)t->pend_count, rc);
 }
 
-/* The part's box with a margin, clipped to the frame. */
-static struct plane code_region(const struct counter *c, const struct frame *f,
-				const struct bbox *b)
+/* The rectangle (x0, y0)-(x1, y1) of the frame's luma, clipped to it. */
+static struct plane clip_view(const struct counter *c, const struct frame *f, int x0, int y0,
+			      int x1, int y1)
 {
-	int mx = (int)(b->w * CODE_MARGIN_FRAC) + 4, my = (int)(b->h * CODE_MARGIN_FRAC) + 4;
-	int x0 = b->x - mx, y0 = b->y - my, x1 = b->x + b->w + mx, y1 = b->y + b->h + my;
-
 	x0 = x0 < 0 ? 0 : x0;
 	y0 = y0 < 0 ? 0 : y0;
 	x1 = x1 > c->width ? c->width : x1;
@@ -245,30 +266,99 @@ static struct plane code_region(const struct counter *c, const struct frame *f,
 	return plane_view(&f->y, x0, y0, x1 - x0, y1 - y0);
 }
 
-/* One more try at the code of a held count; emits when read or out of tries. */
+/* The part's box with a margin: where a code may be when nothing is known. */
+static struct plane box_region(const struct counter *c, const struct frame *f,
+			       const struct bbox *b)
+{
+	int mx = (int)(b->w * CODE_MARGIN_FRAC) + 4, my = (int)(b->h * CODE_MARGIN_FRAC) + 4;
+
+	return clip_view(c, f, b->x - mx, b->y - my, b->x + b->w + mx, b->y + b->h + my);
+}
+
+/* Where the code should be on t, from the codes read so far: a window
+ * PRIOR_WINDOW times the code's side around its usual place. Searching
+ * that instead of the whole box is what keeps a part whose code cannot be
+ * read cheap: libdmtx's cost grows with the area it has to give up on. */
+static struct plane prior_region(const struct counter *c, const struct frame *f,
+				 const struct track *t)
+{
+	double half = c->prior_side * PRIOR_WINDOW / 2;
+	double x = t->box.x + t->box.w / 2.0 + c->prior_dx, y = t->box.y + t->box.h / 2.0 + c->prior_dy;
+
+	return clip_view(c, f, (int)(x - half), (int)(y - half), (int)(x + half + 1),
+			 (int)(y + half + 1));
+}
+
+static void prior_learn(struct counter *c, const struct track *t, const struct plane *region,
+			const struct frame *f, const struct bbox *code)
+{
+	ptrdiff_t off = region->data - f->y.data;
+	int rx = (int)(off % f->y.stride), ry = (int)(off / f->y.stride);
+	double dx = rx + code->x + code->w / 2.0 - (t->box.x + t->box.w / 2.0);
+	double dy = ry + code->y + code->h / 2.0 - (t->box.y + t->box.h / 2.0);
+	double side = code->w > code->h ? code->w : code->h;
+	double k = c->prior_n < PRIOR_KEEP ? 1.0 / (c->prior_n + 1) : 1.0 / PRIOR_KEEP;
+
+	c->prior_dx += (dx - c->prior_dx) * k;
+	c->prior_dy += (dy - c->prior_dy) * k;
+	c->prior_side += (side - c->prior_side) * k;
+	c->part_w += (t->box.w - c->part_w) * k;
+	c->part_h += (t->box.h - c->part_h) * k;
+	c->prior_n++;
+}
+
+/* Whether t's code is worth a search in this frame: not read yet, tries
+ * left, the part wholly in view beside the line (or its count held for
+ * the code), and not a part already past the line for good. */
+static bool code_wanted(const struct counter *c, const struct track *t)
+{
+	const struct bbox *b = &t->box;
+	bool on_segment;
+
+	if (!c->reader || t->has_code || t->code_tries <= 0 || t->nhist < t->next_try)
+		return false;
+	if (t->pending)
+		return true;
+	if (t->counted || (c->opt.direction && t->side == c->opt.direction))
+		return false;
+	if (b->x <= 0 || b->y <= 0 || b->x + b->w >= c->width || b->y + b->h >= c->height)
+		return false;
+	/* a part seen in pieces (motion splits a blob now and then) or a
+	 * smaller object: no search, the tries are kept for a whole view */
+	if (c->prior_n && (b->w < PART_WHOLE * c->part_w || b->h < PART_WHOLE * c->part_h))
+		return false;
+	(void)side_of(c, t, &on_segment);
+	return on_segment;
+}
+
+/* One search for t's code: in the learnt place while there is one, the
+ * whole box on the last try (a part turned another way). A held count
+ * goes out when the code is read or the tries are spent. */
 static void try_code(struct counter *c, const struct frame *f, struct track *t,
 		     const struct vision_sink *sink)
 {
-	struct plane region = code_region(c, f, &t->box);
+	bool use_prior = c->prior_n > 0 && t->code_tries > 1;
+	struct plane region = use_prior ? prior_region(c, f, t) : box_region(c, f, &t->box);
 	struct code_result res[1];
 	int n = 0;
 
+	t->code_tries--;
+	t->next_try = t->nhist + CODE_TRY_GAP;
 	if (region.width > 0 && region.height > 0)
 		n = code_reader_scan(c->reader, &region, res, 1);
 	if (n < 0)
 		log_warn("code scan failed camera=%s track=%llu err=%d", c->camera,
 			 (unsigned long long)t->id, n);
 	if (n > 0) {
-		emit_count(c, f, &f->y, t, &res[0], sink);
-		return;
+		t->has_code = true;
+		t->code = res[0];
+		prior_learn(c, t, &region, f, &res[0].box);
 	}
-	if (--t->code_tries <= 0)
-		emit_count(c, f, &f->y, t, NULL, sink);
+	if (t->pending && (n > 0 || t->code_tries <= 0))
+		emit_count(c, f, &f->y, t, n > 0 ? &t->code : NULL, sink);
 }
 
 /* ---- tracking ----------------------------------------------------------- */
-
-static int side_of(const struct counter *c, const struct track *t, bool *on_segment);
 
 static int cmp_pair(const void *a, const void *b)
 {
@@ -359,6 +449,7 @@ static void track_start(struct counter *c, const struct blob *b, int64_t pts)
 		t->seen_ns = pts;
 		t->matched = true;
 		remember(t);
+		t->code_tries = COUNT_CODE_TRIES;
 		/* Its first side is no crossing: a part that comes into view past the line
 		 * was not seen to cross it. */
 		t->side = side_of(c, t, &on_segment);
@@ -379,7 +470,7 @@ static void retire(struct counter *c, const struct frame *f, const struct vision
 
 		if (!t->id || (f->pts_ns - t->seen_ns <= timeout_ns && f->pts_ns >= t->seen_ns))
 			continue;
-		if (t->code_tries > 0)
+		if (t->pending)
 			emit_count(c, f, &f->y, t, NULL, sink);
 		t->id = 0;
 	}
@@ -423,18 +514,20 @@ static bool crossed(struct counter *c, struct track *t, int64_t pts)
 	return true;
 }
 
+/* Numbers the crossing; its event goes out now unless the code is still
+ * being looked for. */
 static void count_track(struct counter *c, const struct frame *f, struct track *t,
 			const struct vision_sink *sink)
 {
-	if (t->code_tries > 0) /* a count still held: out it goes, without a code */
+	if (t->pending) /* a count still held: out it goes, without a code */
 		emit_count(c, f, &f->y, t, NULL, sink);
 	t->pend_count = ++c->total;
 	t->pend_speed = track_speed(t);
-	if (!c->reader) {
-		emit_count(c, f, &f->y, t, NULL, sink);
+	if (!c->reader || t->has_code || t->code_tries <= 0) {
+		emit_count(c, f, &f->y, t, t->has_code ? &t->code : NULL, sink);
 		return;
 	}
-	t->code_tries = COUNT_CODE_FRAMES;
+	t->pending = true;
 }
 
 int counter_process(struct counter *c, const struct frame *f, const struct blob *blobs, int nblobs,
@@ -461,7 +554,7 @@ int counter_process(struct counter *c, const struct frame *f, const struct blob 
 		track_update(t, &blobs[c->pairs[i].b], f->pts_ns);
 		if (crossed(c, t, f->pts_ns))
 			count_track(c, f, t, sink);
-		if (t->code_tries > 0)
+		if (code_wanted(c, t))
 			try_code(c, f, t, sink);
 	}
 	for (int b = 0; b < nblobs; b++) {
@@ -476,7 +569,7 @@ void counter_flush(struct counter *c, const struct vision_sink *sink)
 	for (int i = 0; i < COUNT_TRACKS_MAX; i++) {
 		struct track *t = &c->tracks[i];
 
-		if (t->id && t->code_tries > 0)
+		if (t->id && t->pending)
 			emit_count(c, &c->last, NULL, t, NULL, sink);
 	}
 }

@@ -9,8 +9,11 @@
  * A part counts when its track's centroid goes from one side of the line to
  * the other in the counted direction; a band around the line, a quarter of
  * the part's size deep, absorbs the jitter of a part that stops on it.
- * Each count is a `part.counted` event; with codes enabled the event waits
- * a few frames of that track for its code to be read. */
+ * Each count is a `part.counted` event. With codes enabled the code is
+ * looked for while the part, wholly in view, approaches the line (a few
+ * searches, a couple of frames apart), so the event normally goes out at
+ * the crossing with its code; a part seen too briefly before the line has
+ * its event held for the searches it has left. */
 #ifndef MW_VISION_COUNT_H
 #define MW_VISION_COUNT_H
 
@@ -19,8 +22,8 @@
 #include "vision/vision.h"
 
 #define COUNT_TRACKS_MAX 64	 /* parts followed at once; extra blobs are ignored */
-#define COUNT_CODE_FRAMES 5	 /* frames (the crossing one included) tried for a code */
-#define COUNT_CODE_TIMEOUT_MS 50 /* bound on one Data Matrix search */
+#define COUNT_CODE_TRIES 3	 /* code searches per part, before and after its crossing */
+#define COUNT_CODE_TIMEOUT_MS 20 /* bound on one Data Matrix search */
 
 struct count_options {
 	const char *camera;   /* the events' source */

@@ -71,6 +71,8 @@ struct tmpl {
 	int16_t *t; /* w * h, zero-mean-ish, quantised */
 	int w, h;
 	double st, stt; /* sum and sum of squares of t */
+	uint8_t *mask;  /* 1 where the pixel counts (weight >= 1/2, upright) */
+	double n;       /* pixels that count */
 };
 
 struct inspect_align {
@@ -106,65 +108,95 @@ static float bilinear_f(const float *img, int w, int h, double x, double y)
 		       (img[y1 * w + x0] * (1 - fx) + img[y1 * w + x1] * fx) * fy);
 }
 
-/* Zero-mean, scaled so a row's dot product with uint8 pixels fits int32. */
-static int tmpl_set(struct tmpl *t, const float *f, int w, int h)
+/* Zero-mean over the pixels that count (weight w, 0..1), times w, scaled
+ * so a row's dot product with uint8 pixels fits int32: a pixel of weight 0
+ * (a variable print) takes no part in the correlation. */
+static int tmpl_set(struct tmpl *t, const float *f, const float *w, int tw, int th)
 {
-	double mean = 0, maxabs = 0, scale;
-	size_t n = (size_t)w * h;
+	double mean = 0, sw = 0, maxabs = 0, scale;
+	size_t n = (size_t)tw * th;
 
 	t->t = malloc(n * sizeof(*t->t));
-	if (!t->t)
+	t->mask = malloc(n);
+	if (!t->t || !t->mask)
 		return MW_ERR_NOMEM;
-	t->w = w;
-	t->h = h;
+	t->w = tw;
+	t->h = th;
+	t->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		t->mask[i] = w[i] >= 0.5f;
+		t->n += t->mask[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		mean += f[i] * w[i];
+		sw += w[i];
+	}
+	mean /= fmax(sw, 1e-6);
 	for (size_t i = 0; i < n; i++)
-		mean += f[i];
-	mean /= (double)n;
-	for (size_t i = 0; i < n; i++)
-		maxabs = fmax(maxabs, fabs(f[i] - mean));
-	scale = fmin(2047.0, (double)INT32_MAX / 255.0 / w) / fmax(maxabs, 1e-6);
+		maxabs = fmax(maxabs, fabs(f[i] - mean) * w[i]);
+	scale = fmin(2047.0, (double)INT32_MAX / 255.0 / tw) / fmax(maxabs, 1e-6);
 	t->st = t->stt = 0;
 	for (size_t i = 0; i < n; i++) {
-		t->t[i] = (int16_t)lrint((f[i] - mean) * scale);
+		t->t[i] = (int16_t)lrint((f[i] - mean) * w[i] * scale);
 		t->st += t->t[i];
 		t->stt += (double)t->t[i] * t->t[i];
 	}
 	return MW_OK;
 }
 
+/* The template's value and weight at (x, y) of the unrotated template;
+ * weight 0 outside it (a turned template's corners have nothing to show). */
+static void sample(const struct inspect_align *al, const float *t, const float *wt, double x,
+		   double y, float *v, float *w)
+{
+	*v = bilinear_f(t, al->tw, al->th, x, y);
+	*w = wt ? bilinear_f(wt, al->tw, al->th, x, y) : 1.0f;
+	if (x < -0.01 || y < -0.01 || x > al->tw - 0.99 || y > al->th - 0.99)
+		*w = 0;
+}
+
 /* The inner region of t rotated by a, at full and coarse resolution. */
-static int rotated(struct inspect_align *al, const float *t, double a, struct tmpl *fine,
-		   struct tmpl *coarse)
+static int rotated(struct inspect_align *al, const float *t, const float *wt, double a,
+		   struct tmpl *fine, struct tmpl *coarse)
 {
 	int rw = al->tw - 2 * al->r, rh = al->th - 2 * al->r;
 	int cw = rw / COARSE, ch = rh / COARSE;
 	double cx = (al->tw - 1) / 2.0, cy = (al->th - 1) / 2.0, ca = cos(a), sa = sin(a);
-	float *f = malloc((size_t)rw * rh * sizeof(*f));
-	float *c = malloc((size_t)cw * ch * sizeof(*c));
+	float *f = malloc((size_t)rw * rh * sizeof(*f)), *fw = malloc((size_t)rw * rh * sizeof(*f));
+	float *c = malloc((size_t)cw * ch * sizeof(*c)), *cwt = malloc((size_t)cw * ch * sizeof(*c));
 	int rc = MW_ERR_NOMEM;
 
-	if (!f || !c)
+	if (!f || !c || !fw || !cwt)
 		goto out;
 	for (int v = 0; v < rh; v++)
 		for (int u = 0; u < rw; u++) {
 			double x = u + al->r - cx, y = v + al->r - cy;
-			f[v * rw + u] = bilinear_f(t, al->tw, al->th, cx + ca * x + sa * y,
-						   cy - sa * x + ca * y);
+
+			sample(al, t, wt, cx + ca * x + sa * y, cy - sa * x + ca * y, &f[v * rw + u],
+			       &fw[v * rw + u]);
 		}
 	for (int v = 0; v < ch; v++)
 		for (int u = 0; u < cw; u++) {
-			float s = 0;
+			float s = 0, sw = 0;
+
 			for (int j = 0; j < COARSE; j++)
-				for (int i = 0; i < COARSE; i++)
-					s += f[(v * COARSE + j) * rw + u * COARSE + i];
-			c[v * cw + u] = s / (COARSE * COARSE);
+				for (int i = 0; i < COARSE; i++) {
+					size_t k = (size_t)(v * COARSE + j) * rw + u * COARSE + i;
+
+					s += f[k] * fw[k];
+					sw += fw[k];
+				}
+			c[v * cw + u] = sw > 0 ? s / sw : 0;
+			cwt[v * cw + u] = sw / (COARSE * COARSE);
 		}
-	rc = tmpl_set(fine, f, rw, rh);
+	rc = tmpl_set(fine, f, fw, rw, rh);
 	if (!rc)
-		rc = tmpl_set(coarse, c, cw, ch);
+		rc = tmpl_set(coarse, c, cwt, cw, ch);
 out:
 	free(f);
+	free(fw);
 	free(c);
+	free(cwt);
 	return rc;
 }
 
@@ -172,10 +204,14 @@ void inspect__align_free(struct inspect_align *al)
 {
 	if (!al)
 		return;
-	for (int i = 0; al->fine && i < al->nang; i++)
+	for (int i = 0; al->fine && i < al->nang; i++) {
 		free(al->fine[i].t);
-	for (int i = 0; al->coarse && i < al->nang; i++)
+		free(al->fine[i].mask);
+	}
+	for (int i = 0; al->coarse && i < al->nang; i++) {
 		free(al->coarse[i].t);
+		free(al->coarse[i].mask);
+	}
 	free(al->fine);
 	free(al->coarse);
 	free(al->small);
@@ -183,8 +219,8 @@ void inspect__align_free(struct inspect_align *al)
 	free(al);
 }
 
-int inspect__align_new(const float *t, int tw, int th, int w, int h, int margin,
-		       double max_angle_deg, struct inspect_align **out)
+int inspect__align_new(const float *t, const float *weight, int tw, int th, int w, int h,
+		       int margin, double max_angle_deg, struct inspect_align **out)
 {
 	struct inspect_align *al = calloc(1, sizeof(*al));
 	int half = (int)lround(max_angle_deg), rc = MW_ERR_NOMEM;
@@ -198,7 +234,9 @@ int inspect__align_new(const float *t, int tw, int th, int w, int h, int margin,
 	al->margin = margin;
 	al->tw = tw;
 	al->th = th;
-	al->r = (int)ceil(0.5 * hypot(tw, th) * sin(amax)) + 1;
+	/* the whole template is matched: samples a turn takes outside it weigh 0 */
+	al->r = 0;
+	(void)amax;
 	al->nang = 2 * half + 1;
 	al->step = M_PI / 180;
 	al->sw = w / COARSE;
@@ -214,7 +252,7 @@ int inspect__align_new(const float *t, int tw, int th, int w, int h, int margin,
 	if (!al->fine || !al->coarse || !al->small || !al->acc)
 		goto fail;
 	for (int i = 0; i < al->nang; i++) {
-		rc = rotated(al, t, (i - half) * al->step, &al->fine[i], &al->coarse[i]);
+		rc = rotated(al, t, weight, (i - half) * al->step, &al->fine[i], &al->coarse[i]);
 		if (rc)
 			goto fail;
 	}
@@ -234,13 +272,17 @@ static int32_t dot_row(const int16_t *restrict t, const uint8_t *restrict p, int
 	return acc;
 }
 
-static void stats_row(const uint8_t *restrict p, int n, int32_t *sum, int32_t *sumsq)
+/* Sums over the pixels that count; m is 0 or 1. */
+static void stats_row(const uint8_t *restrict p, const uint8_t *restrict m, int n, int32_t *sum,
+		      int32_t *sumsq)
 {
 	int32_t s = 0, s2 = 0;
 
 	for (int i = 0; i < n; i++) {
-		s += p[i];
-		s2 += p[i] * p[i];
+		int32_t v = p[i] * m[i];
+
+		s += v;
+		s2 += v * p[i];
 	}
 	*sum = s;
 	*sumsq = s2;
@@ -249,29 +291,33 @@ static void stats_row(const uint8_t *restrict p, int n, int32_t *sum, int32_t *s
 struct window {
 	const uint8_t *p; /* top-left */
 	ptrdiff_t stride;
-	double sp, vp; /* sum, and n * variance */
+	double sp, vp; /* sum, and n * variance, over the pixels that count */
 };
 
-static void window_at(struct window *win, const uint8_t *p, ptrdiff_t stride, int w, int h)
+/* The window's statistics over the pixels t counts (its upright mask,
+ * shared by all angles: rotating the free region by a few degrees moves
+ * its border by a pixel or so, where t is near zero anyway). */
+static void window_at(struct window *win, const uint8_t *p, ptrdiff_t stride,
+		      const struct tmpl *t)
 {
 	int64_t s = 0, s2 = 0;
 	int32_t rs, rs2;
 
-	for (int y = 0; y < h; y++) {
-		stats_row(p + y * stride, w, &rs, &rs2);
+	for (int y = 0; y < t->h; y++) {
+		stats_row(p + y * stride, t->mask + (size_t)y * t->w, t->w, &rs, &rs2);
 		s += rs;
 		s2 += rs2;
 	}
 	win->p = p;
 	win->stride = stride;
 	win->sp = (double)s;
-	win->vp = (double)s2 - (double)s * (double)s / ((double)w * h);
+	win->vp = (double)s2 - (double)s * (double)s / fmax(t->n, 1);
 }
 
 static double ncc(const struct tmpl *t, const struct window *win)
 {
 	int64_t stp = 0;
-	double n = (double)t->w * t->h, cov, vt;
+	double n = fmax(t->n, 1), cov, vt;
 
 	for (int y = 0; y < t->h; y++)
 		stp += dot_row(t->t + (size_t)y * t->w, win->p + y * win->stride, t->w);
@@ -322,7 +368,8 @@ static void coarse_search(struct inspect_align *al, int *best_ai, int *best_dx, 
 		for (int x = lo_x; x <= hi_x; x++) {
 			struct window win;
 
-			window_at(&win, al->small + (size_t)y * al->sw + x, al->sw, cw, ch);
+			window_at(&win, al->small + (size_t)y * al->sw + x, al->sw,
+				  &al->coarse[al->nang / 2]);
 			for (int a = 0; a < al->nang; a++) {
 				double s = ncc(&al->coarse[a], &win);
 
@@ -372,7 +419,7 @@ void inspect__align(struct inspect_align *al, const struct plane *roi, struct in
 			if (dx < -m || dx > m || dy < -m || dy > m)
 				continue;
 			window_at(&win, plane_row(roi, off + dy) + off + dx, roi->stride,
-				  al->fine[0].w, al->fine[0].h);
+				  &al->fine[half]);
 			for (int a = 0; a < 3; a++) {
 				int ai = cai + a - 1;
 
@@ -420,21 +467,24 @@ static float bilinear_u8(const struct plane *img, double x, double y)
 }
 
 double inspect__extract(const struct plane *roi, int margin, int tw, int th,
-			const struct inspect_pose *p, float *out)
+			const struct inspect_pose *p, const float *weight, float *out)
 {
 	double cx = (tw - 1) / 2.0, cy = (th - 1) / 2.0, ca = cos(p->a), sa = sin(p->a);
-	double sum = 0, mean, scale;
+	double sum = 0, sw = 0, mean, scale;
 	size_t n = (size_t)tw * th;
 
 	for (int v = 0; v < th; v++)
 		for (int u = 0; u < tw; u++) {
 			double x = u - cx, y = v - cy;
 
+			float w = weight ? weight[v * tw + u] : 1.0f;
+
 			out[v * tw + u] = bilinear_u8(roi, margin + cx + p->dx + ca * x - sa * y,
 						      margin + cy + p->dy + sa * x + ca * y);
-			sum += out[v * tw + u];
+			sum += out[v * tw + u] * w;
+			sw += w;
 		}
-	mean = sum / (double)n;
+	mean = sum / fmax(sw, 1.0);
 	scale = INSPECT_NORM / fmax(mean, 1.0);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (float)(out[i] * scale);
@@ -590,14 +640,31 @@ double inspect__score(struct inspect_scorer *s, const float *x, const float *mea
 	return best;
 }
 
-void inspect__reference(const struct inspect_model *m, float *mean, float *inv)
+double inspect__edge(const float *mean, int tw, int th, int x, int y)
+{
+	int xl = x > 0 ? x - 1 : x, xr = x < tw - 1 ? x + 1 : x;
+	int yu = y > 0 ? y - 1 : y, yd = y < th - 1 ? y + 1 : y;
+	double gx = (mean[y * tw + xr] - mean[y * tw + xl]) / fmax(1, xr - xl);
+	double gy = (mean[yd * tw + x] - mean[yu * tw + x]) / fmax(1, yd - yu);
+
+	return INSPECT_EDGE_PX * hypot(gx, gy);
+}
+
+void inspect__reference(const struct inspect_model *m, float *mean, float *inv, float *weight)
 {
 	size_t n = (size_t)m->tw * m->th;
 
 	for (size_t i = 0; i < n; i++) {
 		mean[i] = (float)(m->mean[i] * INSPECT_MEAN_UNIT);
-		inv[i] = (float)(1.0 / (m->dev[i] * INSPECT_DEV_UNIT + INSPECT_EPS));
+		weight[i] = m->dev[i] == INSPECT_DEV_FREE ? 0.0f : 1.0f;
 	}
+	for (int y = 0; y < m->th; y++)
+		for (int x = 0; x < m->tw; x++) {
+			size_t i = (size_t)y * m->tw + x;
+
+			inv[i] = (float)(1.0 / (m->dev[i] * INSPECT_DEV_UNIT + INSPECT_EPS +
+						inspect__edge(mean, m->tw, m->th, x, y)));
+		}
 }
 
 /* ---- the inspector ----------------------------------------------------- */
@@ -613,6 +680,7 @@ struct inspector {
 	struct inspect_align *al;
 	struct inspect_scorer *sc;
 	float *mean, *inv, *x; /* reference, and the part being scored */
+	float *wt;             /* 0 on free pixels, else 1 */
 	struct plane snap;     /* the rendered anomaly map */
 	/* trigger */
 	enum trig_state state;
@@ -633,6 +701,7 @@ void inspect_free(struct inspector *ins)
 	free(ins->mean);
 	free(ins->inv);
 	free(ins->x);
+	free(ins->wt);
 	plane_free(&ins->snap);
 	plane_free(&ins->peak);
 	free(ins);
@@ -680,11 +749,12 @@ static int build(struct inspector *ins)
 	ins->mean = malloc(n * sizeof(float));
 	ins->inv = malloc(n * sizeof(float));
 	ins->x = malloc(n * sizeof(float));
-	if (!ins->mean || !ins->inv || !ins->x)
+	ins->wt = malloc(n * sizeof(float));
+	if (!ins->mean || !ins->inv || !ins->x || !ins->wt)
 		return MW_ERR_NOMEM;
-	inspect__reference(ins->m, ins->mean, ins->inv);
-	rc = inspect__align_new(ins->mean, ins->m->tw, ins->m->th, ins->m->roi.w, ins->m->roi.h,
-				ins->m->max_shift, ins->m->max_angle_deg, &ins->al);
+	inspect__reference(ins->m, ins->mean, ins->inv, ins->wt);
+	rc = inspect__align_new(ins->mean, ins->wt, ins->m->tw, ins->m->th, ins->m->roi.w,
+				ins->m->roi.h, ins->m->max_shift, ins->m->max_angle_deg, &ins->al);
 	if (!rc)
 		rc = inspect__scorer_new(ins->m->tw, ins->m->th, &ins->sc);
 	if (!rc)
@@ -765,7 +835,7 @@ static double score_at(struct inspector *ins, const struct plane *roi,
 	struct bbox b;
 	double s;
 
-	inspect__extract(roi, ins->m->max_shift, ins->m->tw, ins->m->th, p, ins->x);
+	inspect__extract(roi, ins->m->max_shift, ins->m->tw, ins->m->th, p, ins->wt, ins->x);
 	s = inspect__score(ins->sc, ins->x, ins->mean, ins->inv, ins->m->k, &b);
 	*defect = b.w ? box_to_roi(ins, p, b) : b;
 	return s;
@@ -843,31 +913,25 @@ static void keep_peak(struct inspector *ins, const struct plane *roi, const stru
 {
 	plane_copy(&ins->peak, roi);
 	ins->peak_pose = *p;
-	ins->peak_frame = *f;
+	ins->peak_frame = f ? *f : (struct frame){0};
 	ins->peak_frame.y = (struct plane){0};
 	ins->peak_q = q;
 	ins->since_peak = 0;
 }
 
-int inspect_process(struct inspector *ins, const struct frame *frame,
-		    const struct vision_sink *sink)
+int inspect__trigger(struct inspector *ins, const struct plane *roi, const struct frame *f)
 {
-	struct plane roi;
 	struct inspect_pose p;
-	struct bbox d;
-	double q, r, score;
+	double q, r;
 	bool present;
 
-	if (frame->y.width != ins->m->frame_w || frame->y.height != ins->m->frame_h)
-		return MW_ERR_INVALID;
-	roi = plane_view(&frame->y, ins->roi.x, ins->roi.y, ins->roi.w, ins->roi.h);
-	inspect__align(ins->al, &roi, &p);
+	inspect__align(ins->al, roi, &p);
 	r = hypot(p.dx, p.dy) / (ins->m->max_shift > 0 ? ins->m->max_shift : 1);
 	q = p.ncc - CENTRE_PENALTY * r * r;
 	switch (ins->state) {
 	case TRIG_ARMED:
 		if (p.ncc >= ins->presence) {
-			keep_peak(ins, &roi, frame, &p, q);
+			keep_peak(ins, roi, f, &p, q);
 			ins->state = TRIG_TRACKING;
 		}
 		return 0;
@@ -878,14 +942,39 @@ int inspect_process(struct inspector *ins, const struct frame *frame,
 	case TRIG_TRACKING:
 		present = p.ncc >= ins->presence - LEAVE_GAP;
 		if (present && q > ins->peak_q) {
-			keep_peak(ins, &roi, frame, &p, q);
+			keep_peak(ins, roi, f, &p, q);
 			return 0;
 		}
 		if (present && q >= ins->peak_q - FALL && ++ins->since_peak < SETTLE_FRAMES)
 			return 0;
 		ins->state = present ? TRIG_FIRED : TRIG_ARMED;
-		score = score_at(ins, &ins->peak, &ins->peak_pose, &d);
-		return emit(ins, sink, score, d);
+		return 1;
 	}
 	return 0;
+}
+
+const struct plane *inspect__peak(const struct inspector *ins)
+{
+	return &ins->peak;
+}
+
+void inspect__trigger_reset(struct inspector *ins)
+{
+	ins->state = TRIG_ARMED;
+}
+
+int inspect_process(struct inspector *ins, const struct frame *frame,
+		    const struct vision_sink *sink)
+{
+	struct plane roi;
+	struct bbox d;
+	double score;
+
+	if (frame->y.width != ins->m->frame_w || frame->y.height != ins->m->frame_h)
+		return MW_ERR_INVALID;
+	roi = plane_view(&frame->y, ins->roi.x, ins->roi.y, ins->roi.w, ins->roi.h);
+	if (!inspect__trigger(ins, &roi, frame))
+		return 0;
+	score = score_at(ins, &ins->peak, &ins->peak_pose, &d);
+	return emit(ins, sink, score, d);
 }

@@ -11,9 +11,11 @@
 #ifndef MW_VISION_INSPECT_H
 #define MW_VISION_INSPECT_H
 
+#include "vision/motion.h"
 #include "vision/vision.h"
 
 #define INSPECT_TRAIN_MIN 10 /* good images needed to train */
+#define INSPECT_IGNORE_MAX 8 /* ignore boxes */
 
 struct inspect_options {
 	const char *camera;   /* camera id: events' source; checked against the model's */
@@ -25,6 +27,15 @@ struct inspect_options {
 	/* severity of inspection.defect; SEV_DEBUG (0, the zero value) means the
 	 * default, SEV_WARNING: a defect reported at debug level would be lost. */
 	enum severity severity;
+	/* training from video only: the motion model that finds the first
+	 * parts (inspect_train_frame()); zero values are motion.h's defaults */
+	struct motion_options motion;
+	/* training only: boxes (frame pixels, where the part lies when centred
+	 * in the ROI) left uninspected, e.g. a date stamp that was the same on
+	 * every training part; variable print that does vary in training (serial
+	 * codes) is found without them. Recorded in the model. */
+	struct bbox ignore[INSPECT_IGNORE_MAX];
+	int nignore;
 };
 
 struct inspect_trainer;
@@ -39,6 +50,19 @@ int inspect_train_new(const struct inspect_options *opt, int frame_w, int frame_
 		      struct inspect_trainer **out, char *err, size_t errlen) MW_MUST_CHECK;
 /* Adds one good part, already cropped to the ROI (its size must be the ROI's). */
 int inspect_train_add(struct inspect_trainer *t, const struct plane *roi_image) MW_MUST_CHECK;
+/* Feeds one frame (frame_w x frame_h) of a video of good parts. Each part
+ * is taken once, in the very view the live trigger (inspect_process())
+ * would inspect: the first parts are found with the motion model (their
+ * views bootstrap a provisional model), then the frames so far, kept in a
+ * bounded buffer, and all later ones go through the inspector's own
+ * trigger with that model, and what it picks is what the model learns. */
+int inspect_train_frame(struct inspect_trainer *t, const struct frame *f) MW_MUST_CHECK;
+/* Ends a video: the next frame starts another one (a part cut off by the
+ * end is dropped, as the live trigger would never have inspected it). */
+void inspect_train_video_end(struct inspect_trainer *t);
+/* Good views taken so far (images added and parts picked in videos; the
+ * parts still in the bootstrap buffer count once they are picked). */
+int inspect_train_count(const struct inspect_trainer *t);
 /* Learns the model from the images added (at least INSPECT_TRAIN_MIN) and
  * chooses its default threshold. The trainer stays valid and must be freed. */
 int inspect_train_finish(struct inspect_trainer *t, struct inspect_model **out, char *err,

@@ -51,15 +51,9 @@
 #define TRAIN_MAX 10000
 #define SHIFT_MAX 64
 #define ANGLE_MAX 15.0
-
-struct inspect_trainer {
-	char camera[VISION_ID_MAX + 1];
-	int frame_w, frame_h, max_shift;
-	double max_angle;
-	struct bbox roi;
-	struct plane *img;
-	int n, cap;
-};
+#define SEED_CANDIDATES 8 /* images tried as the first template */
+#define SCREEN_GAP 0.15   /* NCC below the median that makes a view an outlier */
+#define VARY_DEV 20.0 /* grey levels of deviation that make a pixel vary (variable print) */
 
 struct inspect_model *inspect__model_alloc(int tw, int th)
 {
@@ -151,6 +145,16 @@ int inspect_train_new(const struct inspect_options *opt, int frame_w, int frame_
 	rc = geometry(cam, opt->roi, frame_w, frame_h, shift, angle, err, errlen);
 	if (rc)
 		return rc;
+	if (opt->nignore < 0 || opt->nignore > INSPECT_IGNORE_MAX) {
+		snprintf(err, errlen, "camera %s: at most %d inspection ignore boxes", cam,
+			 INSPECT_IGNORE_MAX);
+		return MW_ERR_INVALID;
+	}
+	for (int i = 0; i < opt->nignore; i++)
+		if (opt->ignore[i].w < 1 || opt->ignore[i].h < 1) {
+			snprintf(err, errlen, "camera %s: inspection ignore box %d is empty", cam, i + 1);
+			return MW_ERR_INVALID;
+		}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return MW_ERR_NOMEM;
@@ -160,6 +164,9 @@ int inspect_train_new(const struct inspect_options *opt, int frame_w, int frame_
 	t->roi = opt->roi;
 	t->max_shift = shift;
 	t->max_angle = round(angle);
+	t->motion = opt->motion;
+	t->nignore = opt->nignore;
+	memcpy(t->ignore, opt->ignore, sizeof(t->ignore));
 	*out = t;
 	return MW_OK;
 }
@@ -171,15 +178,26 @@ void inspect_train_free(struct inspect_trainer *t)
 	for (int i = 0; i < t->n; i++)
 		plane_free(&t->img[i]);
 	free(t->img);
+	inspect__video_free(t->video);
 	free(t);
 }
 
 int inspect_train_add(struct inspect_trainer *t, const struct plane *roi_image)
 {
-	int rc;
-
 	if (roi_image->width != t->roi.w || roi_image->height != t->roi.h)
 		return MW_ERR_INVALID;
+	return inspect__train_keep(t, roi_image);
+}
+
+int inspect_train_count(const struct inspect_trainer *t)
+{
+	return t->n;
+}
+
+int inspect__train_keep(struct inspect_trainer *t, const struct plane *roi_image)
+{
+	int rc;
+
 	if (t->n == TRAIN_MAX)
 		return MW_ERR_TOOBIG;
 	if (t->n == t->cap) {
@@ -206,6 +224,9 @@ struct fit {
 	float *tmpl, *mean, *m2, *x;
 	float *xs;           /* every image, aligned and normalised (t->n * n) */
 	float *ref, *inv;    /* leave-one-out reference */
+	float *wt;           /* alignment weights: 0 where free */
+	uint8_t *free_px;    /* 1 where not inspected: variable print, ignore boxes */
+	bool weighted;       /* wt holds the free pixels: align and normalise without them */
 	struct inspect_pose *pose;
 	struct inspect_align *al;
 	struct inspect_scorer *sc;
@@ -220,6 +241,8 @@ static void fit_free(struct fit *f)
 	free(f->xs);
 	free(f->ref);
 	free(f->inv);
+	free(f->wt);
+	free(f->free_px);
 	free(f->pose);
 	inspect__align_free(f->al);
 	inspect__scorer_free(f->sc);
@@ -236,30 +259,60 @@ static int fit_alloc(struct fit *f)
 	f->inv = calloc(f->n, sizeof(float));
 	f->xs = calloc(f->n * (size_t)f->t->n, sizeof(float));
 	f->pose = calloc((size_t)f->t->n, sizeof(*f->pose));
-	if (!f->tmpl || !f->mean || !f->m2 || !f->x || !f->ref || !f->inv || !f->xs || !f->pose)
+	f->wt = calloc(f->n, sizeof(float));
+	f->free_px = calloc(f->n, 1);
+	if (!f->tmpl || !f->mean || !f->m2 || !f->x || !f->ref || !f->inv || !f->xs || !f->pose ||
+	    !f->wt || !f->free_px)
 		return MW_ERR_NOMEM;
 	return inspect__scorer_new(f->tw, f->th, &f->sc);
 }
 
-static int realign(struct fit *f)
+static int realign(struct fit *f, bool weighted)
 {
 	struct inspect_trainer *t = f->t;
 
 	inspect__align_free(f->al);
 	f->al = NULL;
-	return inspect__align_new(f->tmpl, f->tw, f->th, t->roi.w, t->roi.h, t->max_shift,
-				  t->max_angle, &f->al);
+	return inspect__align_new(f->tmpl, weighted ? f->wt : NULL, f->tw, f->th, t->roi.w,
+				  t->roi.h, t->max_shift, t->max_angle, &f->al);
+}
+
+/* The first template: of the first few images, the one most like the
+ * others, so a stray view (a part caught half in the window) cannot be it. */
+static int seed_template(struct fit *f)
+{
+	struct inspect_trainer *t = f->t;
+	struct inspect_pose zero = {0}, p;
+	int k = t->n < SEED_CANDIDATES ? t->n : SEED_CANDIDATES, best = 0, rc;
+	double best_sum = -1e9;
+
+	for (int c = 0; c < k; c++) {
+		double sum = 0;
+
+		inspect__extract(&t->img[c], t->max_shift, f->tw, f->th, &zero, NULL, f->tmpl);
+		if ((rc = realign(f, false)))
+			return rc;
+		for (int i = 0; i < k; i++) {
+			inspect__align(f->al, &t->img[i], &p);
+			sum += i == c ? 0 : p.ncc;
+		}
+		if (sum > best_sum) {
+			best_sum = sum;
+			best = c;
+		}
+	}
+	inspect__extract(&t->img[best], t->max_shift, f->tw, f->th, &zero, NULL, f->tmpl);
+	return realign(f, false);
 }
 
 /* Passes 1 and 2: a template of the typical part. */
 static int first_template(struct fit *f)
 {
 	struct inspect_trainer *t = f->t;
-	struct inspect_pose zero = {0}, avg = {0};
+	struct inspect_pose avg = {0};
 	int rc;
 
-	inspect__extract(&t->img[0], t->max_shift, f->tw, f->th, &zero, f->tmpl);
-	rc = realign(f);
+	rc = seed_template(f);
 	if (rc)
 		return rc;
 	for (int i = 0; i < t->n; i++) {
@@ -273,21 +326,66 @@ static int first_template(struct fit *f)
 		struct inspect_pose p = {f->pose[i].dx - avg.dx, f->pose[i].dy - avg.dy,
 					 f->pose[i].a - avg.a, 0};
 
-		inspect__extract(&t->img[i], t->max_shift, f->tw, f->th, &p, f->x);
+		inspect__extract(&t->img[i], t->max_shift, f->tw, f->th, &p, NULL, f->x);
 		for (size_t j = 0; j < f->n; j++)
 			f->tmpl[j] += f->x[j] / (float)t->n;
 	}
-	return realign(f);
+	return realign(f, false);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Drops the views that match the template much worse than the rest do (a
+ * part caught at the window's edge, a hand, an empty belt): one of them
+ * would widen the allowed deviation everywhere. Returns how many. */
+static int screen(struct fit *f)
+{
+	struct inspect_trainer *t = f->t;
+	double *ncc = malloc(2 * (size_t)t->n * sizeof(*ncc)), *sorted, median, floor_;
+	int kept = 0, dropped;
+
+	if (!ncc)
+		return MW_ERR_NOMEM;
+	sorted = ncc + t->n;
+	for (int i = 0; i < t->n; i++) {
+		inspect__align(f->al, &t->img[i], &f->pose[i]);
+		ncc[i] = sorted[i] = f->pose[i].ncc;
+	}
+	qsort(sorted, (size_t)t->n, sizeof(*sorted), cmp_double);
+	median = sorted[t->n / 2];
+	floor_ = median - SCREEN_GAP;
+	for (int i = 0; i < t->n; i++) {
+		if (ncc[i] < floor_) {
+			plane_free(&t->img[i]);
+			continue;
+		}
+		t->img[kept++] = t->img[i];
+	}
+	free(ncc);
+	dropped = t->n - kept;
+	t->n = kept;
+	if (dropped)
+		log_warn("inspection training: views unlike the others left out camera=%s "
+			 "dropped=%d kept=%d median_ncc=%.2f", t->camera, dropped, kept, median);
+	return dropped;
 }
 
 /* Pass 3: Welford's mean and sum of squared deviations. */
 static void accumulate(struct fit *f)
 {
+	memset(f->mean, 0, f->n * sizeof(float));
+	memset(f->m2, 0, f->n * sizeof(float));
 	for (int i = 0; i < f->t->n; i++) {
 		float *x = f->xs + (size_t)i * f->n;
 
 		inspect__align(f->al, &f->t->img[i], &f->pose[i]);
-		inspect__extract(&f->t->img[i], f->t->max_shift, f->tw, f->th, &f->pose[i], x);
+		inspect__extract(&f->t->img[i], f->t->max_shift, f->tw, f->th, &f->pose[i],
+				 f->weighted ? f->wt : NULL, x);
 		for (size_t j = 0; j < f->n; j++) {
 			float d = x[j] - f->mean[j];
 
@@ -297,6 +395,107 @@ static void accumulate(struct fit *f)
 	}
 }
 
+/* Pixels in a (2r+1)^2 box that vary; pixels outside the template count as steady. */
+static int box_count(const int32_t *ii, int w, int h, int x, int y, int r)
+{
+	int x0 = x - r < 0 ? 0 : x - r, y0 = y - r < 0 ? 0 : y - r;
+	int x1 = x + r + 1 > w ? w : x + r + 1, y1 = y + r + 1 > h ? h : y + r + 1;
+	int W = w + 1;
+
+	return ii[y1 * W + x1] - ii[y0 * W + x1] - ii[y1 * W + x0] + ii[y0 * W + x0];
+}
+
+/* Grows each 8-connected region of map to its bounding box: a printed
+ * block is free as a whole, its modules that happened not to vary too.
+ * seen: scratch of the map's size. */
+static void fill_boxes(uint8_t *map, uint8_t *seen, int w, int h)
+{
+	memset(seen, 0, (size_t)w * h);
+	for (int i = 0; i < w * h; i++) {
+		int x0 = w, y0 = h, x1 = -1, y1 = -1, top = 0;
+		int32_t *stack;
+
+		if (!map[i] || seen[i] || !(stack = malloc((size_t)w * h * sizeof(*stack))))
+			continue;
+		stack[top++] = i;
+		seen[i] = 1;
+		while (top) {
+			int j = stack[--top], x = j % w, y = j / w;
+
+			x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+			y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+			for (int dy = -1; dy <= 1; dy++)
+				for (int dx = -1; dx <= 1; dx++) {
+					int nx = x + dx, ny = y + dy;
+
+					if (nx < 0 || ny < 0 || nx >= w || ny >= h ||
+					    !map[ny * w + nx] || seen[ny * w + nx])
+						continue;
+					seen[ny * w + nx] = 1;
+					stack[top++] = ny * w + nx;
+				}
+		}
+		free(stack);
+		for (int y = y0; y <= y1; y++)
+			for (int x = x0; x <= x1; x++)
+				map[y * w + x] = seen[y * w + x] = 1;
+	}
+}
+
+/* Variable print: where most pixels of a neighbourhood vary from good part
+ * to good part (a serial code, a date stamp), the whole neighbourhood is
+ * left uninspected, the steady pixels between them too: a code module that
+ * happened to be the same on every training part is not a defect when it
+ * differs. Single lines of variation (edges, which jitter by a fraction of
+ * a pixel) fill less than half of any box and stay inspected. Each such
+ * region is then grown to its bounding box (print comes in blocks). Then
+ * the user's ignore boxes. Returns the number of free pixels. */
+static int free_regions(struct fit *f)
+{
+	struct inspect_trainer *t = f->t;
+	int w = f->tw, h = f->th, W = w + 1, nfree = 0;
+	int r = (w < h ? w : h) / 16 > 3 ? (w < h ? w : h) / 16 : 3, side = 2 * r + 1;
+	int32_t *ii = calloc((size_t)W * (h + 1), sizeof(*ii));
+	uint8_t *maj = calloc(f->n, 1);
+
+	if (!ii || !maj)
+		goto out;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			double sd = sqrt(fmax(0, f->m2[y * w + x]) / (t->n - 1));
+
+			ii[(y + 1) * W + x + 1] = (sd > VARY_DEV) + ii[y * W + x + 1] +
+						  ii[(y + 1) * W + x] - ii[y * W + x];
+		}
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			maj[y * w + x] = box_count(ii, w, h, x, y, r) * 2 > side * side;
+	for (int y = 0; y < h; y++) /* the same sums, now of the majority map */
+		for (int x = 0; x < w; x++)
+			ii[(y + 1) * W + x + 1] = maj[y * w + x] + ii[y * W + x + 1] +
+						  ii[(y + 1) * W + x] - ii[y * W + x];
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			f->free_px[y * w + x] = box_count(ii, w, h, x, y, r) > 0;
+	fill_boxes(f->free_px, maj, w, h);
+	for (int k = 0; k < t->nignore; k++) {
+		const struct bbox *b = &t->ignore[k];
+		int x0 = b->x - t->roi.x - t->max_shift, y0 = b->y - t->roi.y - t->max_shift;
+
+		for (int y = y0 < 0 ? 0 : y0; y < y0 + b->h && y < h; y++)
+			for (int x = x0 < 0 ? 0 : x0; x < x0 + b->w && x < w; x++)
+				f->free_px[y * w + x] = 1;
+	}
+	for (size_t j = 0; j < f->n; j++) {
+		nfree += f->free_px[j];
+		f->wt[j] = f->free_px[j] ? 0.0f : 1.0f;
+	}
+out:
+	free(ii);
+	free(maj);
+	return nfree;
+}
+
 static uint16_t q_mean(double v)
 {
 	return (uint16_t)fmax(0, fmin(65535, lround(v / INSPECT_MEAN_UNIT)));
@@ -304,7 +503,7 @@ static uint16_t q_mean(double v)
 
 static uint8_t q_dev(double sd)
 {
-	return (uint8_t)fmin(255, ceil(sd / INSPECT_DEV_UNIT));
+	return (uint8_t)fmin(INSPECT_DEV_FREE - 1, ceil(sd / INSPECT_DEV_UNIT));
 }
 
 /* Scores image i against the model without it; as quantised as the real one. */
@@ -316,23 +515,31 @@ static double leave_one_out(struct fit *f, int i)
 
 	for (size_t j = 0; j < f->n; j++) {
 		double mean = (n * f->mean[j] - x[j]) / (n - 1);
-		double m2 = f->m2[j] - (x[j] - f->mean[j]) * (x[j] - mean);
-		double sd = sqrt(fmax(0, m2) / (n - 2));
 
 		f->ref[j] = (float)(q_mean(mean) * INSPECT_MEAN_UNIT);
-		f->inv[j] = (float)(1.0 / (q_dev(sd) * INSPECT_DEV_UNIT + INSPECT_EPS));
+	}
+	for (size_t j = 0; j < f->n; j++) {
+		double mean = (n * f->mean[j] - x[j]) / (n - 1);
+		double m2 = f->m2[j] - (x[j] - f->mean[j]) * (x[j] - mean);
+		double sd = sqrt(fmax(0, m2) / (n - 2));
+		uint8_t dev = f->free_px[j] ? INSPECT_DEV_FREE : q_dev(sd);
+		int px = (int)(j % (size_t)f->tw), py = (int)(j / (size_t)f->tw);
+
+		f->inv[j] = (float)(1.0 / (dev * INSPECT_DEV_UNIT + INSPECT_EPS +
+					   inspect__edge(f->ref, f->tw, f->th, px, py)));
 	}
 	return inspect__score(f->sc, x, f->ref, f->inv, INSPECT_K, &b);
 }
 
-static void quantise(struct fit *f, struct inspect_model *m)
+static void quantise(struct fit *f, struct inspect_model *m, bool quiet)
 {
 	struct inspect_trainer *t = f->t;
 	double s = 0, s2 = 0, min_ncc = 1, sd, max = 0;
 
 	for (size_t j = 0; j < f->n; j++) {
 		m->mean[j] = q_mean(f->mean[j]);
-		m->dev[j] = q_dev(sqrt(fmax(0, f->m2[j]) / (t->n - 1)));
+		m->dev[j] = f->free_px[j] ? INSPECT_DEV_FREE
+					  : q_dev(sqrt(fmax(0, f->m2[j]) / (t->n - 1)));
 	}
 	for (int i = 0; i < t->n; i++) {
 		double v = leave_one_out(f, i);
@@ -354,13 +561,26 @@ static void quantise(struct fit *f, struct inspect_model *m)
 	m->ntrain = t->n;
 	m->threshold = fmax(THRESHOLD_MIN, fmax(s + 4 * sd, 2 * max));
 	m->presence = fmax(0.3, fmin(0.8, min_ncc - 0.25));
-	log_info("inspection model trained camera=%s images=%d good_mean=%.2f good_sd=%.2f "
-		 "good_max=%.2f threshold=%.2f presence=%.2f", m->camera, t->n, s, sd, max,
-		 m->threshold, m->presence);
+	if (!quiet)
+		log_info("inspection model trained camera=%s images=%d good_mean=%.2f "
+			 "good_sd=%.2f good_max=%.2f threshold=%.2f presence=%.2f", m->camera,
+			 t->n, s, sd, max, m->threshold, m->presence);
 }
 
 int inspect_train_finish(struct inspect_trainer *t, struct inspect_model **out, char *err,
 			 size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	rc = inspect__video_flush(t, err, errlen);
+	if (!rc)
+		rc = inspect__train_fit(t, false, out, err, errlen);
+	return rc;
+}
+
+int inspect__train_fit(struct inspect_trainer *t, bool quiet, struct inspect_model **out,
+		       char *err, size_t errlen)
 {
 	struct fit f = {.t = t, .tw = t->roi.w - 2 * t->max_shift,
 			.th = t->roi.h - 2 * t->max_shift};
@@ -376,14 +596,24 @@ int inspect_train_finish(struct inspect_trainer *t, struct inspect_model **out, 
 	rc = fit_alloc(&f);
 	if (!rc)
 		rc = first_template(&f);
+	if (!rc && (rc = screen(&f)) > 0)
+		rc = t->n < INSPECT_TRAIN_MIN ? MW_ERR_INVALID : first_template(&f);
 	if (rc)
 		goto out;
 	accumulate(&f);
+	if (free_regions(&f)) { /* align again, the free pixels left out */
+		memcpy(f.tmpl, f.mean, f.n * sizeof(float));
+		f.weighted = true;
+		rc = realign(&f, true);
+		if (rc)
+			goto out;
+		accumulate(&f);
+	}
 	rc = MW_ERR_NOMEM;
 	m = inspect__model_alloc(f.tw, f.th);
 	if (!m)
 		goto out;
-	quantise(&f, m);
+	quantise(&f, m, quiet);
 	*out = m;
 	rc = MW_OK;
 out:

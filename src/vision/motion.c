@@ -10,13 +10,20 @@
  * counted loop over small integer arrays that GCC vectorises at -O3:
  *   1. box-average s x s blocks of luma (vertical sums, then a horizontal
  *      reduction by a constant stride);
- *   2. foreground where |I - B| > max(threshold, 4 * dev) scaled by
+ *   2. global light: a least-squares gain and offset from background to
+ *      frame, over 64 sampled rows and fitted twice (the second time only
+ *      on pixels the first fit explains, so people do not bias it), then
+ *      applied to the whole background. Light that drifts or steps
+ *      uniformly is thereby followed at once; the slow update alone lagged
+ *      a +-25% drift by more than the threshold, turned the whole frame
+ *      foreground and forced re-learning, blind, with people in view;
+ *   3. foreground where |I - B| > max(threshold, 4 * dev) scaled by
  *      (128 + B) / 256: bright areas change more in absolute terms when
  *      the light changes, dark ones less;
- *   3. a 3x3 majority vote (5 of 9) that removes speckle and fills pin
+ *   4. a 3x3 majority vote (5 of 9) that removes speckle and fills pin
  *      holes in one pass, where opening plus closing would take four;
- *   4. update: normal learning rate where background, 1/16 of it where
- *      foreground, so a person standing still stays foreground for minutes
+ *   5. update: normal learning rate where background, 1/16 of it where
+ *      foreground (before or after clean-up), so a person standing still stays foreground for minutes
  *      while slow lighting drift is followed everywhere.
  * Connected components are labelled on runs, not pixels (two-pass union-
  * find over horizontal runs, 8-connected): a 1/4-scale mask has a few
@@ -25,11 +32,14 @@
  * OpenCV has all of this, but linking it into the edge is what the
  * project avoids (its MOG2 model alone is the ~60 bytes per pixel above).
  *
- * A global change (lights switched on, camera bumped) makes most of the
- * frame foreground at once; the model then restarts its learning phase
- * from the current frame instead of reporting one frame-sized blob. */
+ * What the light fit cannot explain (camera bumped, view changed) makes
+ * most of the frame foreground at once; the model then takes the current
+ * frame as its background outright, restarts its running-average learning
+ * (which fades the ghost of anyone in view within a few frames), and
+ * reports blobs again two frames later instead of one frame-sized blob. */
 #include "vision/motion.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +49,14 @@
 #define DEV_K 4 /* noise multiple that still counts as background */
 #define DEV_RATE (RATE_ONE / 16)
 #define FG_RATE_DIV 16
+#define CLIP_LO 4	     /* grey levels this close to 0 or 255 may be clipped: not fitted */
+#define CLIP_HI 251
+#define FIT_ROWS 64	     /* rows sampled for the light fit (all when fewer) */
+#define FIT_MIN_PIXELS 256   /* fewer fitted pixels than this: no light correction */
+#define FIT_MIN_SPREAD 4.0   /* grey levels of background spread needed to fit a gain */
+#define FIT_GAIN_MIN 0.5
+#define FIT_GAIN_MAX 2.0
+#define RELEARN_BLIND 2	     /* frames without blobs after a global change */
 
 struct run {
 	int x0, x1, y; /* x1 inclusive, analysis pixels */
@@ -53,7 +71,8 @@ struct motion {
 	struct motion_options opt;
 	int width, height; /* full frame */
 	int sw, sh, s;	   /* analysis size and scale */
-	int frames;	   /* frames seen since the last (re)start of learning */
+	int frames;	   /* frames since the model (re)started learning */
+	int blind;	   /* frames left without blobs: first learning, or a global change */
 	int rate_bg, rate_fg;
 	uint16_t *acc;	   /* one full-width row of vertical sums */
 	uint8_t *cur;	   /* downscaled luma, sw * sh */
@@ -170,6 +189,7 @@ int motion_new(const struct motion_options *opt, int width, int height, struct m
 	if (m->rate_bg < 1)
 		m->rate_bg = 1;
 	m->rate_fg = m->rate_bg / FG_RATE_DIV;
+	m->blind = o.learn_frames;
 	rc = alloc_buffers(m);
 	if (rc) {
 		snprintf(err, errlen, "motion: out of memory for a %dx%d frame", width, height);
@@ -265,7 +285,101 @@ static void downscale(struct motion *m, const struct plane *luma)
 	}
 }
 
-/* ---- 2. foreground ------------------------------------------------------ */
+/* ---- 2. global light: gain and offset ------------------------------------ */
+
+/* Sums over one row of the pixels that take part in the fit: background in
+ * the last mask, neither side clipped, and within tol of the prediction
+ * cur = (gain * bg + off) / RATE_ONE. Five reductions in one counted loop,
+ * which GCC vectorises; the int32 sums cannot overflow for a row of at most
+ * VISION_DIM_MAX pixels (8192 * 255 * 255 < 2^31). */
+static void fit_row(const uint8_t *restrict cur, const uint16_t *restrict bg,
+		    const uint8_t *restrict fg, int gain, int off, int tol, int n, int64_t *sum)
+{
+	int32_t sn = 0, sb = 0, sc = 0, sbb = 0, sbc = 0;
+
+	for (int x = 0; x < n; x++) {
+		int b = bg[x] >> 8, c = cur[x];
+		int r = c - ((gain * b + off) >> RATE_SHIFT);
+		int use = (fg[x] == 0) & (c > CLIP_LO) & (c < CLIP_HI) & (b > CLIP_LO) &
+			  (b < CLIP_HI) & (r <= tol) & (r >= -tol);
+		sn += use;
+		sb += use * b;
+		sc += use * c;
+		sbb += use * b * b;
+		sbc += use * b * c;
+	}
+	sum[0] += sn;
+	sum[1] += sb;
+	sum[2] += sc;
+	sum[3] += sbb;
+	sum[4] += sbc;
+}
+
+/* Least squares cur = a * bg + o over a sparse set of rows, as gain and
+ * offset in RATE_ONE units; false when too few pixels took part. *used is
+ * how many did. */
+static bool fit(const struct motion *m, int *gain, int *off, int tol, double *used)
+{
+	int64_t sum[5] = {0};
+	double n, sb, sc, var, a, o;
+	int step = m->sh / FIT_ROWS > 1 ? m->sh / FIT_ROWS : 1;
+
+	for (int y = step / 2; y < m->sh; y += step) {
+		size_t i = (size_t)y * m->sw;
+		fit_row(m->cur + i, m->bg + i, m->fg + i, *gain, *off, tol, m->sw, sum);
+	}
+	n = (double)sum[0];
+	*used = n;
+	if (n < FIT_MIN_PIXELS)
+		return false;
+	sb = (double)sum[1];
+	sc = (double)sum[2];
+	var = n * (double)sum[3] - sb * sb;
+	a = 1;
+	/* a flat scene (every pixel alike) says nothing about gain */
+	if (var > FIT_MIN_SPREAD * FIT_MIN_SPREAD * n * n)
+		a = (n * (double)sum[4] - sb * sc) / var;
+	a = a < FIT_GAIN_MIN ? FIT_GAIN_MIN : a > FIT_GAIN_MAX ? FIT_GAIN_MAX : a;
+	o = (sc - a * sb) / n;
+	o = o < -255 ? -255 : o > 255 ? 255 : o;
+	*gain = (int)lround(a * RATE_ONE);
+	*off = (int)lround(o * RATE_ONE);
+	return true;
+}
+
+static void relight_row(uint16_t *restrict bg, int gain, int off, int n)
+{
+	for (int x = 0; x < n; x++) {
+		int v = (bg[x] * gain + off * 256 + RATE_ONE / 2) >> RATE_SHIFT;
+		v = v < 0 ? 0 : v;
+		bg[x] = (uint16_t)(v < 0xff00 ? v : 0xff00);
+	}
+}
+
+/* Maps the whole background through the frame's global gain and offset,
+ * so a uniform change of the light (a cloud, a lamp warming up, the
+ * camera's auto exposure) never shows as foreground, however fast it is.
+ * The fit is done twice: over last frame's background, then again over
+ * the pixels the first fit explains, which drops a person who just walked
+ * in (not yet in the mask) and anything else that moved. Returns the
+ * share of the background that no light change explains. */
+static double relight(struct motion *m)
+{
+	int gain = RATE_ONE, off = 0;
+	double all = 0, fitted = 0;
+
+	if (!fit(m, &gain, &off, 255, &all))
+		return 0;
+	if (!fit(m, &gain, &off, m->opt.threshold, &fitted))
+		return 1 - fitted / all;
+	for (int y = 0; y < m->sh; y++) {
+		size_t i = (size_t)y * m->sw;
+		relight_row(m->bg + i, gain, off, m->sw);
+	}
+	return 1 - fitted / all;
+}
+
+/* ---- 3. foreground ------------------------------------------------------ */
 
 static void fg_row(uint8_t *restrict raw, const uint8_t *restrict cur, const uint16_t *restrict bg,
 		   const uint8_t *restrict dev, int thr, int n)
@@ -302,7 +416,7 @@ static long foreground(struct motion *m)
 	return total;
 }
 
-/* ---- 3. clean-up: 3x3 majority ------------------------------------------ */
+/* ---- 4. clean-up: 3x3 majority ------------------------------------------ */
 
 static void vsum3(uint8_t *restrict vs, const uint8_t *restrict a, const uint8_t *restrict b,
 		  const uint8_t *restrict c, int n)
@@ -336,15 +450,17 @@ static void clean(struct motion *m)
 	}
 }
 
-/* ---- 4. update ---------------------------------------------------------- */
+/* ---- 5. update ---------------------------------------------------------- */
 
 static void update_row(uint16_t *restrict bg, uint8_t *restrict dev, const uint8_t *restrict cur,
-		       const uint8_t *restrict fg, int rbg, int rfg, int rdev, int n)
+		       const uint8_t *restrict fg, const uint8_t *restrict raw, int rbg, int rfg,
+		       int rdev, int n)
 {
 	for (int x = 0; x < n; x++) {
 		int b = bg[x];
-		int r = fg[x] ? rfg : rbg;
-		int rd = fg[x] ? 0 : rdev;
+		int f = fg[x] | raw[x];
+		int r = f ? rfg : rbg;
+		int rd = f ? 0 : rdev;
 		int d = (cur[x] << 8) - b;
 		int ad = (d < 0 ? -d : d) >> 6; /* quarter grey levels */
 		ad = ad < 255 ? ad : 255;
@@ -359,8 +475,7 @@ static void reset_row(uint16_t *restrict bg, const uint8_t *restrict cur, int n)
 		bg[x] = (uint16_t)(cur[x] << 8);
 }
 
-/* The first frame of a learning phase is the background outright; the
- * deviation keeps what it knew (noise rarely changes with the light). */
+/* The first frame of a learning phase is the background outright. */
 static void reset(struct motion *m)
 {
 	for (int y = 0; y < m->sh; y++) {
@@ -382,11 +497,12 @@ static void update(struct motion *m)
 	}
 	for (int y = 0; y < m->sh; y++) {
 		size_t o = (size_t)y * m->sw;
-		update_row(m->bg + o, m->dev + o, m->cur + o, m->fg + o, rbg, rfg, rdev, m->sw);
+		update_row(m->bg + o, m->dev + o, m->cur + o, m->fg + o, m->raw + o, rbg, rfg, rdev,
+			   m->sw);
 	}
 }
 
-/* ---- 5. connected components on runs ------------------------------------ */
+/* ---- 6. connected components on runs ------------------------------------ */
 
 static bool row_empty(const uint8_t *restrict v, int n)
 {
@@ -528,27 +644,40 @@ static int blobs_out(struct motion *m, int nruns, struct blob *blobs, int max_bl
 
 int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs, int max_blobs)
 {
-	bool learning = m->frames < m->opt.learn_frames;
+	double unexplained = 0;
+	bool quiet;
 	long nfg;
 	int nruns;
 
 	if (luma->width != m->width || luma->height != m->height || max_blobs < 0)
 		return MW_ERR_INVALID;
 	downscale(m, luma);
+	if (m->frames > 0)
+		unexplained = relight(m);
 	nfg = foreground(m);
-	if (!learning && nfg > m->opt.relearn_frac * m->sw * m->sh) {
-		m->frames = 0; /* restart learning from this frame */
-		learning = true;
+	if (m->blind == 0 && (nfg > m->opt.relearn_frac * m->sw * m->sh ||
+			      unexplained > m->opt.relearn_frac)) {
+		/* not the light (relight() took that out) but the view itself:
+		 * the camera moved. This frame becomes the background outright
+		 * and the learning phase's running average restarts, which
+		 * fades the ghost of anyone in view within a few frames; blobs
+		 * are reported again after RELEARN_BLIND frames. */
+		m->frames = 0;
+		m->blind = RELEARN_BLIND;
 	}
-	if (learning)
+	quiet = m->blind > 0;
+	if (quiet) {
+		m->blind--;
 		memset(m->raw, 0, (size_t)m->sw * m->sh);
+	}
+	clean(m);
 	if (m->frames == 0)
 		reset(m);
-	clean(m);
-	update(m);
+	else
+		update(m);
 	if (m->frames < INT32_MAX)
 		m->frames++;
-	if (learning)
+	if (quiet)
 		return 0;
 	nruns = label(m);
 	gather(m, nruns);

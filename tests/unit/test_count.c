@@ -432,17 +432,19 @@ static void test_code_read_on_counted_part(void **state)
 	scene_free(&s);
 }
 
-/* A count still waiting for its code when the stream ends comes out on flush. */
+/* A part first seen just before the line has searches left when it
+ * crosses: its count waits for them, and comes out on flush when the
+ * stream ends first. */
 static void test_flush_emits_waiting_count(void **state)
 {
 	struct count_options o = line_options(1);
-	const struct part blank = {280, 240, 16, 0, 110, 110, 0, 0};
+	const struct part blank = {300, 240, 16, 0, 110, 110, 0, 0};
 	struct scene s;
 
 	(void)state;
 	o.codes = CODE_DATAMATRIX;
 	scene_init(&s, &o);
-	run_coded(&s, &blank, NULL, 6); /* crosses around frame 4 */
+	run_coded(&s, &blank, NULL, 4); /* crosses at frame 3, after two searches */
 	assert_int_equal(counter_total(s.c), 1);
 	assert_int_equal(s.rec.n, 0);
 	counter_flush(s.c, &s.sink);

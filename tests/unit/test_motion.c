@@ -6,10 +6,13 @@
  * moving object is one blob whose box is where the object is; a static
  * scene, and a slow brightness ramp of 30 grey levels, give no blobs at
  * all; a sudden change of the light gives no frame-sized blob and the
- * model is usable again shortly after. Everything comes from a fixed-seed
+ * model is usable again shortly after; a gain swinging +-25% faster than
+ * the background learns leaves a person standing still the only blob; a
+ * knocked camera costs a few frames, not a learning phase. Everything comes from a fixed-seed
  * generator, so a failure replays exactly. */
 #include "vision/motion.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +242,78 @@ static void test_no_ghost_after_standing(void **state)
 	scene_done(&sc);
 }
 
+/* Multiplies the frame by gain / 256: light that brightens and dims the
+ * whole view, people included, as a camera's exposure or a cloud does. */
+static void light(struct scene *sc, int gain)
+{
+	for (int y = 0; y < H; y++) {
+		uint8_t *row = plane_row(&sc->frame, y);
+		for (int x = 0; x < W; x++)
+			row[x] = clamp((row[x] * gain + 128) >> 8);
+	}
+}
+
+/* Gain 1 +- 0.25 with a period of 100 frames (up to 2.5 grey levels a frame,
+ * far faster than the background learns) while a person stands still in
+ * the middle: the person is the one blob in every frame, nothing else. */
+static void test_strong_gain_drift(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int good = 0;
+
+	scene_init(&sc, 6);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int i = 0; i < 250; i++) {
+		draw(&sc, 0, 320, 180);
+		light(&sc, (int)lround(256 * (1 + 0.25 * sin(2 * M_PI * i / 100))));
+		if (run(m, &sc, b) == 1 && abs(b[0].cx - 320) <= 3 && abs(b[0].cy - 180) <= 3)
+			good++;
+	}
+	print_message("person alone and in place in %d of 250 frames\n", good);
+	assert_int_equal(good, 250);
+	motion_free(m);
+	scene_done(&sc);
+}
+
+/* The camera is knocked and sees another floor: no frame-sized blob, and a
+ * person walking in is found again within a few frames (its ghost, left in
+ * the background taken from the first frame, must fade). */
+static void test_camera_bumped(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion *m = new_motion();
+	int hits = 0;
+
+	scene_init(&sc, 7);
+	for (int i = 0; i < 40; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			sc.floor[y * W + x] = (uint8_t)(100 + 30 * ((x / 40 + y / 40 + 1) % 3) +
+							rnd(&sc.rng) % 24);
+	for (int i = 0; i < 30; i++) {
+		int n;
+		draw(&sc, 0, 100 + 12 * i, 200);
+		n = run(m, &sc, b);
+		if (i < 2)
+			assert_int_equal(n, 0);
+		if (i >= 2 && n == 1 && abs(b[0].cx - (100 + 12 * i)) <= 4)
+			hits++;
+	}
+	print_message("person found in %d of 28 frames after the blind two\n", hits);
+	assert_true(hits >= 26);
+	motion_free(m);
+	scene_done(&sc);
+}
+
 static void test_bad_options(void **state)
 {
 	struct motion_options o = {.scale = 3};
@@ -264,6 +339,8 @@ int main(void)
 		cmocka_unit_test(test_slow_brightness_ramp),
 		cmocka_unit_test(test_sudden_step_relearns),
 		cmocka_unit_test(test_no_ghost_after_standing),
+		cmocka_unit_test(test_strong_gain_drift),
+		cmocka_unit_test(test_camera_bumped),
 		cmocka_unit_test(test_bad_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
