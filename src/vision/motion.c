@@ -34,9 +34,10 @@
  *
  * What the light fit cannot explain (camera bumped, view changed) makes
  * most of the frame foreground at once; the model then takes the current
- * frame as its background outright, restarts its running-average learning
- * (which fades the ghost of anyone in view within a few frames), and
- * reports blobs again two frames later instead of one frame-sized blob. */
+ * frame as its background outright and reports blobs again two frames
+ * later, instead of one frame-sized blob or a blind learning phase. Who
+ * is in view at that moment is in that background and leaves a ghost that
+ * fades only at the foreground rate: a known cost of re-learning fast. */
 #include "vision/motion.h"
 
 #include <math.h>
@@ -475,7 +476,9 @@ static void reset_row(uint16_t *restrict bg, const uint8_t *restrict cur, int n)
 		bg[x] = (uint16_t)(cur[x] << 8);
 }
 
-/* The first frame of a learning phase is the background outright. */
+/* The first frame, and the frame of a global change, is the background
+ * outright; after a change the deviation keeps what it knew (noise does
+ * not change with the view). */
 static void reset(struct motion *m)
 {
 	for (int y = 0; y < m->sh; y++) {
@@ -645,7 +648,7 @@ static int blobs_out(struct motion *m, int nruns, struct blob *blobs, int max_bl
 int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs, int max_blobs)
 {
 	double unexplained = 0;
-	bool quiet;
+	bool quiet, relearn = false;
 	long nfg;
 	int nruns;
 
@@ -659,10 +662,9 @@ int motion_process(struct motion *m, const struct plane *luma, struct blob *blob
 			      unexplained > m->opt.relearn_frac)) {
 		/* not the light (relight() took that out) but the view itself:
 		 * the camera moved. This frame becomes the background outright
-		 * and the learning phase's running average restarts, which
-		 * fades the ghost of anyone in view within a few frames; blobs
-		 * are reported again after RELEARN_BLIND frames. */
-		m->frames = 0;
+		 * (the noise estimate stays) and blobs are reported again after
+		 * RELEARN_BLIND frames, not after a whole learning phase. */
+		relearn = true;
 		m->blind = RELEARN_BLIND;
 	}
 	quiet = m->blind > 0;
@@ -671,7 +673,7 @@ int motion_process(struct motion *m, const struct plane *luma, struct blob *blob
 		memset(m->raw, 0, (size_t)m->sw * m->sh);
 	}
 	clean(m);
-	if (m->frames == 0)
+	if (m->frames == 0 || relearn)
 		reset(m);
 	else
 		update(m);
