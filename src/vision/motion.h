@@ -9,11 +9,13 @@
  * person or a part covers hundreds of pixels even at a quarter of the
  * resolution. Boxes and centroids are reported in full-frame pixels.
  *
- * Gradual lighting change is absorbed by the background's slow update and
- * by comparing against a threshold scaled with the local brightness;
- * a sudden global change (lights switched on) is detected as most of the
- * frame turning foreground at once, and the model then re-learns instead
- * of reporting one huge blob. */
+ * Lighting that changes over the whole view (drift, clouds, a lamp warming
+ * up) is compensated each frame: a gain and offset fitted between the
+ * background and the frame, on the pixels that fit it, are applied to the
+ * background before comparing. A change no gain explains over most of the
+ * frame (the camera bumped, lights switched in one area) restarts the model
+ * from the current frame, so detection resumes within two frames instead of
+ * reporting one huge blob. */
 #ifndef MW_VISION_MOTION_H
 #define MW_VISION_MOTION_H
 

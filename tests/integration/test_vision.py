@@ -48,6 +48,7 @@ def cameras(workdir, clip, truth):
     zone = {"name": "robot-cell", "polygon": truth["zone"]}
     return [
         {"id": "line-cam", "url": clip, "zones": [zone],
+         "motion": {"scale": 2, "min_area": 100},   # a person is ~350 px at 640x360
          "count": {"line": truth["line"], "codes": "datamatrix"}},
         {"id": "lost-cam", "url": os.path.join(workdir, "no-such.mp4"),
          "reconnect": {"min": "100ms", "max": "500ms"}},
