@@ -1,9 +1,10 @@
 /* inspect_model.c -- training the inspection model from good parts, and its file.
  *
  * Training keeps the good images (ROI-sized, a few tens of them) and makes
- * three passes. Good parts are themselves shifted and turned, so the first
- * image serves only as a provisional template: every image is aligned to
- * it, and the average of their poses says where the typical part lies
+ * three passes. Good parts are themselves shifted and turned, so one image
+ * serves only as a provisional template (of the first eight, the one most
+ * like the others): every image is aligned to it, and the average of
+ * their poses says where the typical part lies
  * relative to that first one. The second pass resamples every image into
  * that average pose and averages them: a template of the typical part, not
  * of whichever part came first, which keeps the whole +-max_shift range
@@ -11,6 +12,26 @@
  * that template and accumulates, per pixel, the mean and variance of the
  * normalised part (Welford, in float), which are then quantised: mean in
  * 1/64 grey level (uint16), deviation in 1/2 (uint8), 3 bytes a pixel.
+ * Before pass 3, views that match the template much worse than the median
+ * (a part caught at the window's edge, a hand) are dropped and logged: one
+ * of them would widen the allowed deviation everywhere.
+ *
+ * Variable print. A serial code (or a lot number, a date) differs from
+ * part to part; the deviation learned from a few tens of parts covers the
+ * modules that happened to vary among them, but not the ones that did not
+ * (serials 1..60 share their leading digits), and the first part with a
+ * new digit would fail. So after pass 3 the blocks where most pixels vary
+ * are found (a majority filter over "deviation > 20 grey levels", which
+ * thin lines of variation such as edges never pass, dilated and grown to
+ * each block's bounding box) and left free: deviation INSPECT_DEV_FREE, no
+ * weight in the alignment or the brightness normalisation; pass 3 is then
+ * run again without them. Print that did not vary in training (every
+ * training part made the same day) cannot be found that way: the user
+ * names it with ignore boxes (inspect_options.ignore), which are freed the
+ * same way. Free pixels are stored as dev = 255, so the file format did
+ * not change. A damaged or wrong code inside a free block is not an
+ * inspection defect: reading codes, and telling readable from not, is the
+ * counter's (count.c) job.
  *
  * The default threshold comes from the good parts' own scores, each taken
  * leave-one-out (the image removed from the mean and variance, which
@@ -18,7 +39,8 @@
  * helped build looks better than a new good part would. Most good parts
  * score 0 (no region survives the clean-up), so the scores' spread says
  * little; the threshold is the largest of mean + 4 standard deviations,
- * twice the worst good score, and THRESHOLD_MIN.
+ * twice the worst good score, and THRESHOLD_MIN. The presence level of the
+ * trigger is the worst good part's NCC less 0.25 (0.3..0.8).
  *
  * File format, all integers little-endian:
  *   "MWINSP1\0" | u32 version (1) | char camera[65] (NUL-padded) |
