@@ -35,6 +35,8 @@ static const char usage[] =
 	"  --fps F                 frames per second (default 30)\n"
 	"  --seconds S             clip length (default 10)\n"
 	"  --seed N                random seed (default 1)\n"
+	"  --design N              the part's design: holes and their places (default 1);\n"
+	"                          clips of one design share one inspection model\n"
 	"  --parts-per-min X       parts entering per minute (default 40; 0 = none)\n"
 	"  --defect-rate R         fraction of defective parts, 0..1 (default 0.1)\n"
 	"  --people-per-min P      people walking into the zone per minute (default 2)\n"
@@ -98,7 +100,7 @@ static int opt_code(const char *s, enum scene_code *code)
 }
 
 enum { O_WIDTH = 256, O_HEIGHT, O_FPS, O_SEED, O_SECONDS, O_PPM, O_DEFECT, O_PEOPLE,
-       O_DRIFT, O_NOISE, O_BLUR, O_CODE, O_STOPS, O_OUT, O_TRUTH, O_RAW, O_HELP };
+       O_DRIFT, O_NOISE, O_BLUR, O_CODE, O_STOPS, O_OUT, O_TRUTH, O_RAW, O_HELP, O_DESIGN };
 
 static const struct option longopts[] = {
 	{"width", 1, NULL, O_WIDTH},    {"height", 1, NULL, O_HEIGHT},
@@ -109,7 +111,8 @@ static const struct option longopts[] = {
 	{"blur", 1, NULL, O_BLUR},      {"code", 1, NULL, O_CODE},
 	{"belt-stops", 0, NULL, O_STOPS}, {"out", 1, NULL, O_OUT},
 	{"truth", 1, NULL, O_TRUTH},    {"raw", 0, NULL, O_RAW},
-	{"help", 0, NULL, O_HELP},      {NULL, 0, NULL, 0},
+	{"help", 0, NULL, O_HELP},      {"design", 1, NULL, O_DESIGN},
+	{NULL, 0, NULL, 0},
 };
 
 static int opt_one(struct opts *o, int c, const char *arg)
@@ -133,6 +136,10 @@ static int opt_one(struct opts *o, int c, const char *arg)
 	case O_SEED:
 		rc = opt_int("seed", arg, 0, INT64_MAX, &i);
 		p->seed = (uint64_t)i;
+		break;
+	case O_DESIGN:
+		rc = opt_int("design", arg, 1, INT64_MAX, &i);
+		p->design = (uint64_t)i;
 		break;
 	case O_SECONDS:
 		rc = opt_double("seconds", arg, 0.01, 86400, &o->seconds);

@@ -126,7 +126,7 @@ static int layout_make(struct scene *s, char *err, size_t errlen)
 {
 	struct scene_layout *L = &s->L;
 	struct scene_truth *t = &s->t;
-	struct rng d = rng_for(s->p.seed, RNG_DESIGN, 0);
+	struct rng d = rng_for(s->p.design ? s->p.design : 1, RNG_DESIGN, 0);
 	uint8_t mods[SCENE_CODE_MAX * SCENE_CODE_MAX];
 	double st = sin(SCENE_MAX_TILT), ct = cos(SCENE_MAX_TILT);
 	int hrw, ww, wh, bh, ring;
@@ -302,8 +302,15 @@ static void defect_box(struct scene *s, int k, double cx)
 	struct scene_part *tp = &s->t.parts[k];
 	double co = cos(ps->angle), si = sin(ps->angle), x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
 
-	if (tp->defect == SCENE_DEFECT_NONE || ps->box[0] < 0)
+	if (tp->defect == SCENE_DEFECT_NONE)
 		return;
+	if (ps->box[0] < 0) {
+		/* Drawn where nothing shows (a spot inside a hole): no defect to
+		 * find, so the truth must not claim one. */
+		if (tp->defect != SCENE_DEFECT_CODE)
+			tp->defect = SCENE_DEFECT_NONE;
+		return;
+	}
 	for (int c = 0; c < 4; c++) {
 		double lu = (c & 1 ? ps->box[2] + 1 : ps->box[0]) - s->L.sw / 2.0;
 		double lv = (c & 2 ? ps->box[3] + 1 : ps->box[1]) - s->L.sh / 2.0;

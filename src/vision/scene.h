@@ -50,6 +50,9 @@ struct scene_params {
 	double blur;            /* box blur radius in pixels, 0 = sharp */
 	enum scene_code code;   /* code printed on parts; SCENE_CODE_NONE = none */
 	bool belt_stops;        /* parts stop under the inspection window for a while */
+	uint64_t design;        /* the part's design (holes, their places); 0 = 1. Not
+				 * drawn from the seed, so a model trained on one clip
+				 * fits every clip of the same design */
 };
 
 struct scene_part {

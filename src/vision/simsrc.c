@@ -71,11 +71,13 @@ static int set_param(struct scene_params *p, const char *k, const char *v)
 			*(double *)((char *)p + dbl[i].off) = d;
 			return MW_OK;
 		}
-	if (!strcmp(k, "width") || !strcmp(k, "height") || !strcmp(k, "seed")) {
-		if (num(v, 0, !strcmp(k, "seed") ? 1e15 : VISION_DIM_MAX, &d) || d != floor(d))
+	if (!strcmp(k, "width") || !strcmp(k, "height") || !strcmp(k, "seed") ||
+	    !strcmp(k, "design")) {
+		bool big = !strcmp(k, "seed") || !strcmp(k, "design");
+		if (num(v, 0, big ? 1e15 : VISION_DIM_MAX, &d) || d != floor(d))
 			return MW_ERR_INVALID;
-		if (!strcmp(k, "seed"))
-			p->seed = (uint64_t)d;
+		if (big)
+			*(!strcmp(k, "seed") ? &p->seed : &p->design) = (uint64_t)d;
 		else
 			*(!strcmp(k, "width") ? &p->width : &p->height) = (int)d;
 		return MW_OK;

@@ -5,7 +5,7 @@
  * frame rate when realtime, endlessly (a clip that ends is followed by the
  * next seed). The demo uses it, and so can anyone trying Millwright
  * without a camera. Query keys are scene_params' fields: width, height,
- * fps, seed, parts_per_min, defect_rate, people_per_min, drift, noise,
+ * fps, seed, design, parts_per_min, defect_rate, people_per_min, drift, noise,
  * blur, code (none|datamatrix|qr), belt_stops (0|1). */
 #ifndef MW_VISION_SIMSRC_H
 #define MW_VISION_SIMSRC_H
