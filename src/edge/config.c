@@ -52,7 +52,8 @@ static const struct config_key camera_keys[] = {
 	   "/dev/video0, or sim://conveyor?seed=1 for the built-in simulated line"),
 	KC("loop", CONF_BOOL, loop, 0, 0, "false", NULL, "start a file over when it ends"),
 	KC("realtime", CONF_BOOL, realtime, 0, 0, "true", NULL,
-	   "play files at their own frame rate, as a camera would deliver them"),
+	   "play files (and sim://) at their own frame rate, as a camera would deliver them; "
+	   "false: analyse every frame as fast as possible (not for live streams)"),
 	KC("reconnect.min", CONF_DURATION, backoff_min_ms, 1, HOUR_MS, "500ms", NULL,
 	   "first wait before reopening a failed stream"),
 	KC("reconnect.max", CONF_DURATION, backoff_max_ms, 1, HOUR_MS, "30s", NULL,

@@ -84,6 +84,7 @@ static int start_camera(struct vw_cam *vc)
 {
 	struct pipeline_options po;
 	struct camera_options co = {.id = vc->cam->id, .loop = vc->cam->loop,
+				    .lossless = !vc->cam->realtime,
 				    .backoff_min_ms = vc->cam->backoff_min_ms,
 				    .backoff_max_ms = vc->cam->backoff_max_ms,
 				    .analyse = analyse, .analyse_arg = vc,

@@ -192,6 +192,8 @@ static int deliver(struct camera *cam, const struct frame *f)
 
 	now = mw_mono_ns();
 	pthread_mutex_lock(&cam->lock);
+	while (cam->opt.lossless && cam->mail_full && !cam->stop) /* wait, don't drop */
+		pthread_cond_wait(&cam->cond, &cam->lock);
 	t = cam->mail;
 	cam->mail = b;
 	cam->spare = t;
@@ -302,6 +304,7 @@ static void *analyser_main(void *arg)
 		cam->work = cam->mail;
 		cam->mail = t;
 		cam->mail_full = false;
+		pthread_cond_broadcast(&cam->cond); /* a lossless reader waits for this */
 		pthread_mutex_unlock(&cam->lock);
 
 		if (cam->opt.analyse)

@@ -52,6 +52,10 @@ struct camera_options {
 	const char *id;
 	struct frame_source src;		/* the camera takes it: released by camera_free() */
 	bool loop;				/* rewind at the end of a file */
+	/* Never drop a frame: the reader waits for the analysis instead (a
+	 * file analysed as fast as possible). Not for live streams, whose
+	 * frames would pile up in the network's buffers. */
+	bool lossless;
 	int64_t backoff_min_ms, backoff_max_ms; /* 0 = 500 ms, 30 s; doubles, with jitter */
 	void (*analyse)(void *arg, const struct frame *f); /* on the analysis thread */
 	void *analyse_arg;

@@ -184,6 +184,33 @@ static void test_slow_analysis_drops_frames(void **state)
 	camera_free(cam);
 }
 
+static bool all_analysed(const struct camera_status *st)
+{
+	return st->state == CAMERA_ENDED && st->frames_analysed == st->frames_in;
+}
+
+/* A file analysed as fast as possible (realtime off) must lose nothing,
+ * however slow the analysis: the reader waits instead of dropping. */
+static void test_lossless_file_drops_nothing(void **state)
+{
+	struct slow s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct camera_options opt = {.id = "slow", .lossless = true,
+				     .analyse = slow_analyse, .analyse_arg = &s};
+	struct camera_status st;
+	struct camera *cam;
+
+	opt.src = file_source("slow", "clip.mp4", false);
+	assert_int_equal(camera_start(&opt, &cam), MW_OK);
+	wait_for(cam, all_analysed);
+	camera_stop(cam);
+	camera_status(cam, &st);
+	assert_int_equal(st.frames_in, 50);
+	assert_int_equal(st.frames_analysed, 50);
+	assert_int_equal(st.frames_dropped, 0);
+	assert_int_equal(s.calls, 50);
+	camera_free(cam);
+}
+
 /* ---- failures ---- */
 
 static bool retried_thrice(const struct camera_status *st) { return st->reconnects >= 3; }
@@ -266,6 +293,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loop_keeps_delivering),
 		cmocka_unit_test(test_slow_analysis_drops_frames),
+		cmocka_unit_test(test_lossless_file_drops_nothing),
 		cmocka_unit_test(test_failing_camera_does_not_stop_others),
 		cmocka_unit_test(test_stop_is_prompt),
 	};

@@ -1,0 +1,602 @@
+"""bench_vision.py -- what the camera analytics cost, how fast an alarm is, how much they save.
+
+usage: python3 bench/bench_vision.py BUILD_DIR/bin [overhead|latency|reduction]...
+
+Three figures of the vision issue, measured with the real programs on
+generated scenes (mw-scene: a conveyor with parts, a tenth of them
+defective, people walking into a danger zone, sensor noise 2), nothing
+downloaded. The inspection model is trained first (`mw-edge-vision train`)
+on 24 s of good parts of the same product: the product's design is fixed
+per scene seed, so training and tests share seed 1. The parts carry the
+fixed printed label (code none), not a serial code: a variation model
+learns the code's modules as part of the product, and parts whose serials
+leave the range it saw would all be flagged defective.
+
+  bench vision.overhead_pct <percent>
+      The full pipeline (`mw-edge-vision analyze`: decode, zone, counting,
+      inspection; events to /dev/null) on a 12 s H.264 1080p30 clip, against
+      `ffmpeg -threads 2 -i CLIP -f null -` (decode alone) on the same file,
+      alternately, 5 runs each, best wall time of each:
+      (ours - ffmpeg) / ffmpeg * 100. Both decode with 2 threads: our input
+      opens the decoder with 2 frame+slice threads, ffmpeg gets -threads 2.
+      Extra lines: each side's fps, and the overhead in CPU time (user+sys
+      of the child, best of each side), which a busy machine disturbs less.
+  bench vision.alarm_latency_p99 <ms>
+      mw-edge (its worker mw-edge-vision) with a camera playing that clip in
+      real time (realtime: true, loop: true) and actions.webhook pointing at
+      a small HTTP server in this script. For each zone.intrusion POSTed:
+      the wall time the POST arrived minus the event's ts (the wall time its
+      frame left the decoder; both are this machine's clock). That includes
+      the webhook's delivery after the append, so it is an upper bound of
+      "frame arrival to event appended". To get enough intrusions in 40 s
+      the camera has, besides the scene's danger zone (people), 4 strip
+      zones across the belt that every part rides through (zone.leave
+      300 ms, so each part is one intrusion); the path from frame to event
+      is the same. p99 is nearest-rank: with about a hundred events it is
+      close to the largest. Extra: p50, the count, the frames dropped.
+  bench vision.reduction <x>
+      mw-hub + mw-edge with a simulated camera (sim://conveyor, 1920x1080 at
+      30 fps, 40 parts/min, 2% defective, 1 person/min, lighting drift)
+      played in real time for 75 s. Not faster: with realtime: false the
+      camera's reader outruns the analysis and more than half the frames
+      are dropped (the one-slot mailbox), and parts seen every other frame
+      at 12 px a frame fall outside the inspection's alignment range. So
+      the stream time is 75 s, not an hour, and nothing is scaled: the
+      ratio is the measured one, vision.reduction.stream_s names the time.
+      Decoded bytes = frames analysed (the edge's /v1/status) x W x H x 1.5,
+      the YUV 4:2:0 frames a camera delivers; uplink bytes = event batches as
+      the hub received them (mw_hub_ingest_bytes_total, compressed bodies)
+      plus snapshot bytes stored (mw_hub_blobs_stored_bytes_total), read once
+      the edge's uplink has caught up; HTTP headers are not counted. The
+      worker is frozen (SIGSTOP) right after a health report, so the frames
+      counted are those whose events were sent.
+
+Other figures: decode and full-pipeline fps at 1080p, uplink MiB per hour.
+Daemons get temporary data dirs and are stopped (SIGTERM) at the end,
+whatever happens; the work dir is kept when something failed.
+"""
+import http.client
+import http.server
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+W, H, FPS = 1920, 1080, 30
+CLIP_S = 12           # the clip analysed for the overhead and played live
+TRAIN_S = 24          # good parts to train inspection (about 15 parts)
+RUNS = 5              # overhead: runs of each side, best kept
+LATENCY_S = 40        # live playback time for the latency figure
+LATENCY_MIN = 20      # intrusions needed
+STRIPS = 4            # latency: zones across the belt, besides the danger zone
+REDUCTION_S = 75      # wall (and stream) time the simulated shift runs
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def yaml_lines(obj, ind=0):
+    """Block maps and lists of maps; lists of scalars or points in flow style."""
+    pad = "  " * ind
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.append("%s%s:" % (pad, k))
+            out += yaml_lines(v, ind + 1)
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            out.append("%s%s:" % (pad, k))
+            for item in v:
+                sub = yaml_lines(item, ind + 2)
+                out.append("%s  - %s" % (pad, sub[0].lstrip()))
+                out += sub[1:]
+        elif isinstance(v, bool):
+            out.append("%s%s: %s" % (pad, k, "true" if v else "false"))
+        elif isinstance(v, (int, float, list)):
+            out.append("%s%s: %s" % (pad, k, json.dumps(v)))
+        else:
+            out.append("%s%s: %s" % (pad, k, json.dumps(str(v))))
+    return out
+
+
+def write_yaml(path, obj):
+    with open(path, "w") as f:
+        f.write("\n".join(yaml_lines(obj)) + "\n")
+
+
+def run_cmd(argv, stdin=subprocess.DEVNULL):
+    r = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise RuntimeError("%s exited with %d:\n%s" % (" ".join(argv), r.returncode,
+                                                       r.stderr.decode(errors="replace")[-2000:]))
+    return r
+
+
+def timed(argv, stdout=subprocess.DEVNULL):
+    """(wall seconds, user+sys CPU seconds of the child) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise RuntimeError("%s exited with %d:\n%s" % (" ".join(argv), r.returncode,
+                                                       r.stderr.decode(errors="replace")[-2000:]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, r.stderr.decode(errors="replace")
+
+
+def percentile(xs, p):
+    """Nearest-rank percentile of a non-empty list."""
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
+    return s[k]
+
+
+# ---------------------------------------------------------------- the scenes
+
+class Scenes:
+    """The 1080p clip with its truth, and an inspection model trained for it."""
+
+    def __init__(self, bindir, workdir):
+        self.bindir = bindir
+        self.dir = workdir
+        self.clip = os.path.join(workdir, "scene.mp4")
+        self.model = os.path.join(workdir, "cam1.model")
+        self.truth = None
+
+    def prog(self, name):
+        return os.path.join(self.bindir, name)
+
+    def render(self):
+        t0 = time.monotonic()
+        truth = os.path.join(self.dir, "scene.json")
+        common = ["--width", str(W), "--height", str(H), "--fps", str(FPS), "--noise", "2",
+                  "--code", "none"]
+        run_cmd([self.prog("mw-scene")] + common +
+                ["--seconds", str(CLIP_S), "--seed", "1", "--people-per-min", "6",
+                 "--out", self.clip, "--truth", truth])
+        with open(truth) as f:
+            self.truth = json.load(f)
+        # The good parts are encoded with x264's fastest preset: training only
+        # needs the pictures, and this clip costs a third of the time.
+        good = os.path.join(self.dir, "good.mkv")
+        scene = subprocess.Popen([self.prog("mw-scene")] + common +
+                                 ["--seconds", str(TRAIN_S), "--seed", "1", "--people-per-min",
+                                  "0", "--defect-rate", "0", "--raw"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            run_cmd(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+                     "gray", "-s", "%dx%d" % (W, H), "-r", str(FPS), "-i", "-", "-c:v",
+                     "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", good],
+                    stdin=scene.stdout)
+        finally:
+            scene.stdout.close()
+            scene.wait()
+        log("rendered %d s + %d s of %dx%d in %.1f s" % (CLIP_S, TRAIN_S, W, H,
+                                                       time.monotonic() - t0))
+        cfg = self.config(self.dir, "train", self.clip)
+        r = run_cmd([self.prog("mw-edge-vision"), "train", "--config", cfg, "--camera", "cam1",
+                     "--out", self.model, good])
+        log(r.stderr.decode(errors="replace").strip().splitlines()[-1])
+        os.unlink(good)
+
+    def camera(self, url, extra_zones=(), **keys):
+        t = self.truth
+        cam = {"id": "cam1", "url": url,
+               "zones": [{"name": "danger", "polygon": t["zone"], "severity": "alarm"}]
+               + list(extra_zones),
+               "count": {"line": t["line"]},
+               "inspection": {"roi": t["inspect_window"], "model": self.model}}
+        cam.update(keys)
+        return cam
+
+    def config(self, d, name, url, extra=None, **camkeys):
+        data = os.path.join(d, name + "-data")
+        os.makedirs(data, exist_ok=True)
+        cfg = {"node": {"id": "bench-edge"}, "data_dir": data, "log": {"level": "warn"},
+               "cameras": [self.camera(url, **camkeys)]}
+        cfg.update(extra or {})
+        path = os.path.join(d, name + ".yaml")
+        write_yaml(path, cfg)
+        return path
+
+
+# ---------------------------------------------------------------- overhead
+
+def bench_overhead(sc):
+    cfg = sc.config(sc.dir, "analyze", sc.clip)
+    ours = [sc.prog("mw-edge-vision"), "analyze", "--config", cfg, sc.clip]
+    ffmpeg = ["ffmpeg", "-nostdin", "-v", "error", "-threads", "2", "-i", sc.clip,
+              "-f", "null", "-"]
+    best = {"ours": (1e9, 1e9), "ffmpeg": (1e9, 1e9)}
+    summary = ""
+    for i in range(RUNS):
+        for name, argv in (("ffmpeg", ffmpeg), ("ours", ours)):
+            wall, cpu, err = timed(argv)
+            if name == "ours":
+                summary = err.strip().splitlines()[-1] if err.strip() else ""
+            log("overhead run %d: %-6s %.2f s wall, %.2f s CPU" % (i + 1, name, wall, cpu))
+            b = best[name]
+            best[name] = (min(b[0], wall), min(b[1], cpu))
+    log(summary)
+    frames = sc.truth["frames"]
+    (ow, oc), (fw, fc) = best["ours"], best["ffmpeg"]
+    print("bench vision.decode.1080p %.0f fps" % (frames / fw), flush=True)
+    print("bench vision.analyze.1080p %.0f fps" % (frames / ow), flush=True)
+    print("bench vision.overhead_pct %.1f %%" % ((ow - fw) / fw * 100), flush=True)
+    print("bench vision.overhead_cpu_pct %.1f %%" % ((oc - fc) / fc * 100), flush=True)
+
+
+# ---------------------------------------------------------------- daemons
+
+class Daemon:
+    def __init__(self, argv, workdir, name, addr_path):
+        self.argv = argv
+        self.name = name
+        self.addr_path = addr_path
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.proc = None
+        self.addr = None
+
+    def start(self, timeout=30):
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        logf.close()
+        if not self.addr_path:
+            return self
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %d at start:\n%s" %
+                                   (self.name, self.proc.returncode, self.tail()))
+            try:
+                with open(self.addr_path) as f:
+                    addr = f.read().strip()
+                if addr:
+                    self.addr = addr
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise RuntimeError("%s wrote no %s within %ds:\n%s" %
+                           (self.name, self.addr_path, timeout, self.tail()))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def get(self, path, token):
+        host, port = self.addr.rsplit(":", 1)
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            c.request("GET", path, headers={"Authorization": "Bearer " + token})
+            r = c.getresponse()
+            data = r.read()
+        finally:
+            c.close()
+        if r.status != 200:
+            raise RuntimeError("%s GET %s: %d %r" % (self.name, path, r.status, data[:200]))
+        return data
+
+
+def metric(text, name):
+    m = re.search(r"^%s(?:\{[^}]*\})? ([0-9.e+-]+)$" % re.escape(name), text, re.M)
+    if not m:
+        raise RuntimeError("no metric %s" % name)
+    return float(m.group(1))
+
+
+class Edge:
+    """mw-edge with a camera; the worker is the daemon's child (its supervisor),
+    or, when the daemon does not start one, a mw-edge-vision run of our own."""
+
+    def __init__(self, sc, name, url, extra=None, **camkeys):
+        self.sc = sc
+        self.token = secrets.token_hex(16)
+        cfg_extra = {"api": {"listen": "127.0.0.1:0", "token": self.token}}
+        cfg_extra.update(extra or {})
+        self.config = sc.config(sc.dir, name, url, cfg_extra, **camkeys)
+        data = os.path.join(sc.dir, name + "-data")
+        self.daemon = Daemon([sc.prog("mw-edge"), "--config", self.config], sc.dir, name,
+                             os.path.join(data, "edge.addr"))
+        self.own_worker = None
+
+    def start(self):
+        self.daemon.start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.worker_pid():
+                return self
+            time.sleep(0.05)
+        log("%s: the daemon started no vision worker; starting mw-edge-vision run beside it"
+            % self.daemon.name)
+        self.own_worker = Daemon([self.sc.prog("mw-edge-vision"), "run", "--config",
+                                  self.config], self.sc.dir, self.daemon.name + "-worker",
+                                 None).start()
+        return self
+
+    def worker_pid(self):
+        if self.own_worker:
+            return self.own_worker.proc.pid if self.own_worker.alive() else 0
+        return (self.status().get("vision_worker") or {}).get("pid") or 0
+
+    def status(self):
+        return json.loads(self.daemon.get("/v1/status", self.token))
+
+    def camera(self):
+        cams = self.status().get("cameras") or []
+        return cams[0] if cams else {}
+
+    def metrics(self):
+        return self.daemon.get("/metrics", self.token).decode()
+
+    def check(self):
+        if not self.daemon.alive():
+            raise RuntimeError("mw-edge exited:\n%s" % self.daemon.tail())
+
+    def stop(self):
+        if self.own_worker:
+            self.own_worker.stop()
+        self.daemon.stop()
+
+
+# ---------------------------------------------------------------- alarm latency
+
+class Webhook:
+    """An HTTP server recording (receive wall ns, event) for each POST."""
+
+    def __init__(self):
+        self.got = []
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                now = time.time_ns()
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                self.send_response(204)
+                self.end_headers()
+                try:
+                    ev = json.loads(body)
+                except ValueError:
+                    return
+                with hook.lock:
+                    hook.got.append((now, ev))
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def intrusions(self):
+        with self.lock:
+            return [(t, e) for t, e in self.got if e.get("kind") == "zone.intrusion"]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def belt_strips(truth, n=STRIPS):
+    """Zones across the belt, evenly spaced: every part rides through each."""
+    bx, by, bw, bh = truth["belt"]
+    width = bw // 16
+    out = []
+    for i in range(n):
+        x0 = bx + (i + 1) * bw // (n + 1) - width // 2
+        out.append({"name": "belt-%d" % (i + 1), "severity": "alarm",
+                    "polygon": [[x0, by + 10], [x0 + width, by + 10],
+                                [x0 + width, by + bh - 10], [x0, by + bh - 10]]})
+    return out
+
+
+def bench_latency(sc):
+    hook = Webhook()
+    edge = Edge(sc, "live", sc.clip, extra_zones=belt_strips(sc.truth), realtime=True,
+                loop=True, zone={"leave": "300ms"},
+                extra={"actions": {"webhook": hook.url, "min_severity": "alarm"}})
+    try:
+        edge.start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < LATENCY_S:
+            edge.check()
+            time.sleep(0.5)
+        cam = edge.camera()
+    finally:
+        edge.stop()
+        hook.close()
+    got = hook.intrusions()
+    lat = [(t - e["ts"]) / 1e6 for t, e in got]
+    by_zone = {}
+    for _, e in got:
+        z = (e.get("attrs") or {}).get("zone", "?")
+        by_zone[z] = by_zone.get(z, 0) + 1
+    log("live 1080p30 for %d s: %d intrusions %s; camera: %d frames in, %d analysed, "
+        "%d dropped" % (LATENCY_S, len(lat), by_zone, cam.get("frames_in", 0),
+                       cam.get("frames_analysed", 0), cam.get("frames_dropped", 0)))
+    if len(lat) < LATENCY_MIN:
+        raise RuntimeError("only %d intrusions reached the webhook in %d s (need %d):\n%s" %
+                           (len(lat), LATENCY_S, LATENCY_MIN, edge.daemon.tail()))
+    print("bench vision.alarm_latency_p99 %.1f ms" % percentile(lat, 99), flush=True)
+    print("bench vision.alarm_latency_p50 %.1f ms" % percentile(lat, 50), flush=True)
+    print("bench vision.alarm_latency.n %d events" % len(lat), flush=True)
+    frames_in = cam.get("frames_in", 0)
+    if frames_in:
+        print("bench vision.live.1080p.dropped_pct %.1f %%" %
+              (100.0 * cam.get("frames_dropped", 0) / frames_in), flush=True)
+
+
+# ---------------------------------------------------------------- reduction
+
+def hub_kinds(hub, token):
+    """{kind: (events, events with a snapshot)} of what the hub holds."""
+    kinds, after = {}, None
+    while True:
+        q = "/v1/events?node=bench-edge&limit=1000" + ("&after=" + after if after else "")
+        page = json.loads(hub.get(q, token))
+        for e in page.get("events") or []:
+            n, b = kinds.get(e["kind"], (0, 0))
+            kinds[e["kind"]] = (n + 1, b + (1 if e.get("blobs") else 0))
+        after = page.get("next")
+        if not after:
+            return kinds
+
+
+def bench_reduction(sc):
+    hub_token = secrets.token_hex(16)
+    node_token = secrets.token_hex(16)
+    hub_port = free_port()
+    hub_data = os.path.join(sc.dir, "hub-data")
+    os.makedirs(hub_data)
+    hub_cfg = os.path.join(sc.dir, "hub.yaml")
+    write_yaml(hub_cfg, {"listen": "127.0.0.1:%d" % hub_port, "data_dir": hub_data,
+                         "log": {"level": "warn"}, "nodes": {"bench-edge": node_token},
+                         "api": {"token": hub_token}})
+    hub = Daemon([sc.prog("mw-hub"), "--config", hub_cfg], sc.dir, "hub",
+                 os.path.join(hub_data, "hub.addr"))
+    url = ("sim://conveyor?width=%d&height=%d&fps=%d&parts_per_min=40&defect_rate=0.02"
+           "&people_per_min=1&seed=1&code=none" % (W, H, FPS))
+    edge = Edge(sc, "shift", url, realtime=True,
+                extra={"uplink": {"hub_url": "http://127.0.0.1:%d" % hub_port,
+                                  "token": node_token, "backoff_min": "20ms",
+                                  "backoff_max": "200ms"}})
+    stopped = 0
+    try:
+        hub.start()
+        edge.start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < REDUCTION_S:
+            edge.check()
+            time.sleep(0.5)
+        # Freeze the worker right after a fresh health report, so the frames
+        # the edge reports are the frames whose events it holds.
+        n0 = edge.camera().get("frames_analysed", 0)
+        deadline = time.monotonic() + 10
+        while edge.camera().get("frames_analysed", 0) == n0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stopped = edge.worker_pid()
+        os.kill(stopped, signal.SIGSTOP)
+        cam = edge.camera()
+        frames = cam.get("frames_analysed", 0)
+        # The uplink catches up: every event acked, every snapshot sent.
+        deadline = time.monotonic() + 60
+        while True:
+            st = edge.status()
+            pending = metric(edge.metrics(), "mw_edge_blobs_pending")
+            if st["acked_seq"] == st["last_seq"] and st["unsent"] == 0 and pending == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("uplink did not catch up: %r, %d blobs pending" %
+                                   (st, pending))
+            time.sleep(0.1)
+        hm = hub.get("/metrics", hub_token).decode()
+        ingest = metric(hm, "mw_hub_ingest_bytes_total")
+        blobs = metric(hm, "mw_hub_blobs_stored_bytes_total")
+        events = metric(hm, "mw_hub_events_ingested_total")
+        nblobs = metric(hm, "mw_hub_blobs_stored_total")
+        kinds = hub_kinds(hub, hub_token)
+    finally:
+        if stopped:
+            try:
+                os.kill(stopped, signal.SIGCONT)
+            except OSError:
+                pass
+        edge.stop()
+        hub.stop()
+    if frames == 0:
+        raise RuntimeError("the simulated camera analysed no frame:\n%s" % edge.daemon.tail())
+    decoded = frames * W * H * 1.5
+    sent = ingest + blobs
+    stream_s = frames / FPS
+    log("shift: %d frames (%.0f s of stream at %d fps, %.0f fps analysed) in %d s wall; "
+        "hub got %d events in %.0f bytes and %d snapshots in %.0f bytes" %
+        (frames, stream_s, FPS, frames / REDUCTION_S, REDUCTION_S, events, ingest, nblobs, blobs))
+    log("shift: camera: %d frames in, %d analysed, %d dropped" %
+        (cam.get("frames_in", 0), frames, cam.get("frames_dropped", 0)))
+    log("shift: events by kind (with a snapshot): %s" %
+        ", ".join("%s %d (%d)" % (k, n, b) for k, (n, b) in sorted(kinds.items())))
+    print("bench vision.reduction %.0f x" % (decoded / sent), flush=True)
+    print("bench vision.reduction.stream_s %.0f s" % stream_s, flush=True)
+    print("bench vision.reduction.uplink_per_hour %.1f MiB" %
+          (sent / stream_s * 3600 / 1048576), flush=True)
+
+
+def main():
+    if len(sys.argv) < 2:
+        log("usage: bench_vision.py BUILD_DIR/bin [overhead|latency|reduction]...")
+        return 2
+    bindir = os.path.abspath(sys.argv[1])
+    parts = sys.argv[2:] or ["overhead", "latency", "reduction"]
+    benches = {"overhead": bench_overhead, "latency": bench_latency,
+               "reduction": bench_reduction}
+    if any(p not in benches for p in parts):
+        log("bench_vision: parts are overhead, latency and reduction")
+        return 2
+    for p in ("mw-scene", "mw-edge-vision", "mw-edge", "mw-hub"):
+        if not os.access(os.path.join(bindir, p), os.X_OK):
+            log("bench_vision: %s: not built" % os.path.join(bindir, p))
+            return 1
+    if not shutil.which("ffmpeg"):
+        log("bench_vision: ffmpeg: not found")
+        return 1
+    workdir = tempfile.mkdtemp(prefix="mw-bench-vision-")
+    ok = False
+    t0 = time.monotonic()
+    try:
+        sc = Scenes(bindir, workdir)
+        sc.render()
+        for p in parts:
+            benches[p](sc)
+        ok = True
+    except (RuntimeError, OSError, ValueError, KeyError, http.client.HTTPException) as e:
+        log("bench_vision: %s" % e)
+    finally:
+        log("bench_vision: %.0f s" % (time.monotonic() - t0))
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log("bench_vision: work dir kept: %s" % workdir)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
