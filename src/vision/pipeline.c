@@ -5,10 +5,9 @@
  * into the caller's sink through a small wrapper that counts events and
  * sink errors, so the worker can report them per camera.
  *
- * Zones and counting each keep their own motion model: zones watch the
- * floor with the options given, the counter the same frame with the same
- * options. One shared model would halve that work; it is left for when a
- * camera runs both at once in the field. */
+ * Zones and counting share one motion model: when the camera has zones,
+ * the counter takes the zone detector's blobs of the same frame; only a
+ * camera that counts without zones runs a model of its own. */
 #include "vision/pipeline.h"
 
 #include "core/log.h"
@@ -112,7 +111,8 @@ static int build_counter(struct pipeline *p, int w, int h)
 
 	if (!counting(&p->opt))
 		return MW_OK;
-	if ((rc = motion_new(&p->opt.motion, w, h, &p->motion, p->error, sizeof(p->error))))
+	if (!p->zones &&
+	    (rc = motion_new(&p->opt.motion, w, h, &p->motion, p->error, sizeof(p->error))))
 		return rc;
 	return counter_new(&co, w, h, &p->counter, p->error, sizeof(p->error));
 }
@@ -181,11 +181,14 @@ int pipeline_process(struct pipeline *p, const struct frame *f, const struct vis
 	if (p->zones && (rc = zone_detector_process(p->zones, f, &wrap)))
 		goto out;
 	if (p->counter) {
-		if ((n = motion_process(p->motion, &f->y, p->blobs, MOTION_BLOBS_MAX)) < 0) {
+		const struct blob *blobs = p->blobs;
+		if (p->zones)
+			blobs = zone_detector_blobs(p->zones, &n);
+		else if ((n = motion_process(p->motion, &f->y, p->blobs, MOTION_BLOBS_MAX)) < 0) {
 			rc = n;
 			goto out;
 		}
-		if ((rc = counter_process(p->counter, f, p->blobs, n, &wrap)))
+		if ((rc = counter_process(p->counter, f, blobs, n, &wrap)))
 			goto out;
 	}
 	if (p->inspector && (n = inspect_process(p->inspector, f, &wrap)) < 0)

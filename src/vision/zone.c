@@ -42,6 +42,7 @@ struct zone_detector {
 	struct zone *zones;
 	int nzones;
 	struct blob blobs[MOTION_BLOBS_MAX];
+	int nblobs; /* of the last frame */
 };
 
 /* ---- polygon checks ------------------------------------------------------ */
@@ -394,11 +395,18 @@ static void step(struct zone_detector *d, struct zone *z, const struct blob *lar
 	}
 }
 
+const struct blob *zone_detector_blobs(const struct zone_detector *d, int *n)
+{
+	*n = d->nblobs;
+	return d->blobs;
+}
+
 int zone_detector_process(struct zone_detector *d, const struct frame *f,
 			  const struct vision_sink *sink)
 {
 	int n = motion_process(d->motion, &f->y, d->blobs, MOTION_BLOBS_MAX);
 
+	d->nblobs = n > 0 ? n : 0;
 	if (n < 0)
 		return n;
 	for (int i = 0; i < d->nzones; i++) {

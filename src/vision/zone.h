@@ -64,6 +64,10 @@ void zone_detector_free(struct zone_detector *d);
 int zone_detector_process(struct zone_detector *d, const struct frame *f,
 			  const struct vision_sink *sink) MW_MUST_CHECK;
 
+/* The moving objects found in the last frame processed, for other
+ * detectors of the same camera (counting) so the motion model runs once. */
+const struct blob *zone_detector_blobs(const struct zone_detector *d, int *n);
+
 /* Validates one polygon alone (what zone_detector_new() does per zone),
  * for config checks that have no detector. */
 int zone_check(const char *camera, const struct zone_def *z, int width, int height, char *err,
