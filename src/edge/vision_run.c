@@ -141,15 +141,17 @@ static json_t *camera_json(struct vw_cam *vc)
 
 static void report(struct vw_api_sink *reporter, struct vw_cam *cams, size_t n)
 {
-	json_t *arr = json_array();
-	char *body;
+	json_t *arr = json_array(), *doc;
+	char *body = NULL;
 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, camera_json(&cams[i]));
-	body = json_dumps(json_pack("{s:o}", "cameras", arr), JSON_COMPACT);
+	if ((doc = json_pack("{s:o}", "cameras", arr))) /* takes arr, even on failure */
+		body = json_dumps(doc, JSON_COMPACT);
 	if (body && vw__api_put(reporter, "/v1/cameras", body))
 		log_debug("vision: camera health not delivered to the daemon");
 	free(body);
+	json_decref(doc);
 }
 
 /* Waits REPORT_S seconds for SIGTERM or SIGINT; true when one came. */
