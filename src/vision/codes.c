@@ -8,6 +8,15 @@
  * by the reader's timeout and told the smallest symbol size worth trying.
  * Regions wider than DMTX_SHRINK_ABOVE pixels are searched at half
  * resolution: a code on a part seen whole is still several pixels a module.
+ * Small regions (a part in a 360p view: 3 px modules, often blurred and
+ * noisy) are enlarged first, with libswscale's bicubic filter, by 3/2 and,
+ * when that reads nothing and time is left, by 4/3. Over the boxes of
+ * parts in noisy, blurred 360p conveyor clips, 3/2 alone read 87%, the
+ * second scale took that to 95% (the rest mostly damaged codes or parts
+ * half hidden), where the bilinear 2x enlargement used before read 61%
+ * and took twice the time: a 2x image is four times the area libdmtx
+ * searches, and on noise its edge following often ran into the timeout.
+ * Both tries share the one timeout.
  *
  * libdmtx's image coordinates grow upwards from the bottom row, hence the
  * flip when its corners are turned into a box. */
@@ -16,6 +25,7 @@
 #include "core/log.h"
 
 #include <dmtx.h>
+#include <libswscale/swscale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zbar.h>
@@ -23,6 +33,11 @@
 #define DMTX_EDGE_MIN 10      /* px: smaller symbols cannot be read anyway */
 #define DMTX_SHRINK_ABOVE 640 /* px of the region's longer side */
 #define DMTX_SCAN_GAP 2	      /* px between the search's probe lines */
+/* Regions smaller than this (longer side, px) are searched enlarged, at
+ * these scales in turn (numerator, denominator) until one reads. */
+#define DMTX_ENLARGE_BELOW 128
+static const int dmtx_scales[][2] = {{3, 2}, {4, 3}};
+#define PAD 64 /* bytes past the images, for swscale's vector loads and stores */
 /* Stricter than libdmtx's defaults (10 and 40): a printed or marked code
  * is high-contrast and nearly square in view, and weak or skewed edges are
  * what libdmtx wastes its time following. On the scenes' labels this cut a
@@ -37,6 +52,9 @@ struct code_reader {
 	zbar_image_t *zimg;
 	uint8_t *buf; /* packed copy of the region */
 	size_t cap;
+	uint8_t *big; /* the enlargement of a small region, for libdmtx */
+	size_t big_cap;
+	struct SwsContext *sws; /* the enlargement's, rebuilt when the sizes change */
 };
 
 static const zbar_symbol_type_t barcode_types[] = {
@@ -119,7 +137,9 @@ void code_reader_free(struct code_reader *r)
 		zbar_image_destroy(r->zimg);
 	if (r->zbar)
 		zbar_image_scanner_destroy(r->zbar);
+	sws_freeContext(r->sws);
 	free(r->buf);
+	free(r->big);
 	free(r);
 }
 
@@ -128,7 +148,7 @@ static int pack_region(struct code_reader *r, const struct plane *region)
 	size_t need = (size_t)region->width * (size_t)region->height;
 
 	if (need > r->cap) {
-		uint8_t *nb = realloc(r->buf, need);
+		uint8_t *nb = realloc(r->buf, need + PAD);
 
 		if (!nb)
 			return MW_ERR_NOMEM;
@@ -166,13 +186,14 @@ static struct bbox dmtx_box(DmtxRegion *reg, int shrink, int width, int height)
 	return b;
 }
 
-static int scan_dmtx(struct code_reader *r, int width, int height, struct code_result *out, int max)
+/* One libdmtx search over a packed width x height image, until timeout. */
+static int scan_dmtx_at(uint8_t *pixels, int width, int height, DmtxTime *timeout,
+			struct code_result *out, int max)
 {
 	int shrink = (width > DMTX_SHRINK_ABOVE || height > DMTX_SHRINK_ABOVE) ? 2 : 1;
-	DmtxImage *img = dmtxImageCreate(r->buf, width, height, DmtxPack8bppK);
+	DmtxImage *img = dmtxImageCreate(pixels, width, height, DmtxPack8bppK);
 	DmtxDecode *dec = NULL;
 	DmtxRegion *reg;
-	DmtxTime timeout;
 	int n = 0;
 
 	if (!img)
@@ -187,8 +208,7 @@ static int scan_dmtx(struct code_reader *r, int width, int height, struct code_r
 	dmtxDecodeSetProp(dec, DmtxPropScanGap, DMTX_SCAN_GAP);
 	dmtxDecodeSetProp(dec, DmtxPropEdgeThresh, DMTX_EDGE_THRESH);
 	dmtxDecodeSetProp(dec, DmtxPropSquareDevn, DMTX_SQUARE_DEVN);
-	timeout = dmtxTimeAdd(dmtxTimeNow(), r->dmtx_timeout_ms);
-	while (n < max && (reg = dmtxRegionFindNext(dec, &timeout)) != NULL) {
+	while (n < max && (reg = dmtxRegionFindNext(dec, timeout)) != NULL) {
 		DmtxMessage *msg = dmtxDecodeMatrixRegion(dec, reg, DmtxUndefined);
 
 		if (msg) {
@@ -204,6 +224,74 @@ static int scan_dmtx(struct code_reader *r, int width, int height, struct code_r
 	dmtxDecodeDestroy(&dec);
 	dmtxImageDestroy(&img);
 	return n;
+}
+
+/* r->big = r->buf (width x height) scaled to bw x bh, bicubic. */
+static int enlarge(struct code_reader *r, int width, int height, int bw, int bh)
+{
+	size_t need = (size_t)bw * (size_t)bh + PAD;
+	const uint8_t *src[4] = {r->buf};
+	uint8_t *dst[4];
+	int sstride[4] = {width}, dstride[4] = {bw};
+
+	if (need > r->big_cap) {
+		uint8_t *nb = realloc(r->big, need);
+
+		if (!nb)
+			return MW_ERR_NOMEM;
+		r->big = nb;
+		r->big_cap = need;
+	}
+	dst[0] = r->big;
+	r->sws = sws_getCachedContext(r->sws, width, height, AV_PIX_FMT_GRAY8, bw, bh,
+				      AV_PIX_FMT_GRAY8, SWS_BICUBIC, NULL, NULL, NULL);
+	if (!r->sws)
+		return MW_ERR_NOMEM;
+	return sws_scale(r->sws, src, sstride, 0, height, dst, dstride) == bh ? MW_OK
+									    : MW_ERR_INVALID;
+}
+
+/* A small region: each scale of dmtx_scales in turn, within one timeout. */
+static int scan_dmtx_small(struct code_reader *r, int width, int height, DmtxTime *timeout,
+			   struct code_result *out, int max)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof(dmtx_scales) / sizeof(dmtx_scales[0]); k++) {
+		int num = dmtx_scales[k][0], den = dmtx_scales[k][1];
+		int bw = (width * num + den - 1) / den, bh = (height * num + den - 1) / den;
+		int rc;
+
+		if (k > 0 && dmtxTimeExceeded(*timeout))
+			break;
+		rc = enlarge(r, width, height, bw, bh);
+		if (rc)
+			return rc;
+		n = scan_dmtx_at(r->big, bw, bh, timeout, out, max);
+		if (n != 0) {
+			for (int i = 0; i < n; i++) { /* back to the region's pixels */
+				struct bbox *b = &out[i].box;
+				int x1 = ((b->x + b->w) * den + num - 1) / num;
+				int y1 = ((b->y + b->h) * den + num - 1) / num;
+
+				b->x = b->x * den / num;
+				b->y = b->y * den / num;
+				b->w = clampi(x1, b->x + 1, width) - b->x;
+				b->h = clampi(y1, b->y + 1, height) - b->y;
+			}
+			break;
+		}
+	}
+	return n;
+}
+
+static int scan_dmtx(struct code_reader *r, int width, int height, struct code_result *out, int max)
+{
+	DmtxTime timeout = dmtxTimeAdd(dmtxTimeNow(), r->dmtx_timeout_ms);
+
+	if (width >= DMTX_ENLARGE_BELOW || height >= DMTX_ENLARGE_BELOW)
+		return scan_dmtx_at(r->buf, width, height, &timeout, out, max);
+	return scan_dmtx_small(r, width, height, &timeout, out, max);
 }
 
 static struct bbox zbar_box(const zbar_symbol_t *s, int width, int height)

@@ -53,6 +53,7 @@ struct track {
 	bool has_v;
 	int64_t seen_ns; /* pts of the last match */
 	struct bbox box;
+	struct bbox prev_box; /* the box one match before */
 	int side; /* -1, +1, or 0 while not yet seen out of the band */
 	bool counted;
 	int64_t counted_ns;
@@ -323,6 +324,10 @@ static bool code_wanted(const struct counter *c, const struct track *t)
 		return false;
 	if (b->x <= 0 || b->y <= 0 || b->x + b->w >= c->width || b->y + b->h >= c->height)
 		return false;
+	/* A box still growing is a part still coming into view (or into the
+	 * motion mask): its code may not be in it yet. */
+	if (t->nhist < 2 || b->w > t->prev_box.w || b->h > t->prev_box.h)
+		return false;
 	/* a part seen in pieces (motion splits a blob now and then) or a
 	 * smaller object: no search, the tries are kept for a whole view */
 	if (c->prior_n && (b->w < PART_WHOLE * c->part_w || b->h < PART_WHOLE * c->part_h))
@@ -426,6 +431,7 @@ static void track_update(struct track *t, const struct blob *b, int64_t pts)
 	}
 	t->x = b->cx;
 	t->y = b->cy;
+	t->prev_box = t->box;
 	t->box = b->box;
 	t->seen_ns = pts;
 	t->matched = true;

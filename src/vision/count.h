@@ -23,7 +23,7 @@
 
 #define COUNT_TRACKS_MAX 64	 /* parts followed at once; extra blobs are ignored */
 #define COUNT_CODE_TRIES 3	 /* code searches per part, before and after its crossing */
-#define COUNT_CODE_TIMEOUT_MS 20 /* bound on one Data Matrix search */
+#define COUNT_CODE_TIMEOUT_MS 50 /* bound on one Data Matrix search */
 
 struct count_options {
 	const char *camera;   /* the events' source */

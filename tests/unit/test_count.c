@@ -438,13 +438,13 @@ static void test_code_read_on_counted_part(void **state)
 static void test_flush_emits_waiting_count(void **state)
 {
 	struct count_options o = line_options(1);
-	const struct part blank = {300, 240, 16, 0, 110, 110, 0, 0};
+	const struct part blank = {280, 240, 20, 0, 110, 110, 0, 0};
 	struct scene s;
 
 	(void)state;
 	o.codes = CODE_DATAMATRIX;
 	scene_init(&s, &o);
-	run_coded(&s, &blank, NULL, 4); /* crosses at frame 3, after two searches */
+	run_coded(&s, &blank, NULL, 5); /* searches at frames 1 and 3, crosses at 4 */
 	assert_int_equal(counter_total(s.c), 1);
 	assert_int_equal(s.rec.n, 0);
 	counter_flush(s.c, &s.sink);

@@ -8,8 +8,10 @@
  * all; a sudden change of the light gives no frame-sized blob and the
  * model is usable again shortly after; a gain swinging +-25% faster than
  * the background learns leaves a person standing still the only blob; a
- * knocked camera costs two frames, not a learning phase. Everything comes from a fixed-seed
- * generator, so a failure replays exactly. */
+ * knocked camera costs two frames, not a learning phase; an object left
+ * in view is foreground for seconds and then becomes background.
+ * Everything comes from a fixed-seed generator, so a failure replays
+ * exactly. */
 #include "vision/motion.h"
 
 #include <math.h>
@@ -313,6 +315,42 @@ static void test_camera_bumped(void **state)
 	scene_done(&sc);
 }
 
+/* Something put down and left (a person standing still stands in for it)
+ * stays foreground for the first STALE frames whatever the learning rate,
+ * and is taken into the background after that: the model neither drifts
+ * towards what is in front of it (a belt full of parts) nor keeps a
+ * parked object as an intrusion for ever. A fast learning rate (0.16, so
+ * 1/100 a frame under the object once it is stale) keeps the clip short. */
+static void test_left_object_absorbed_late(void **state)
+{
+	static struct scene sc;
+	struct blob b[MOTION_BLOBS_MAX];
+	struct motion_options o = {.learn_rate = 0.16};
+	struct motion *m = NULL;
+	char err[256] = "";
+	int seen = 0, last = -1;
+
+	assert_int_equal(motion_new(&o, W, H, &m, err, sizeof(err)), MW_OK);
+	scene_init(&sc, 8);
+	for (int i = 0; i < 30; i++) {
+		draw(&sc, 0, -1, 0);
+		assert_int_equal(run(m, &sc, b), 0);
+	}
+	for (int i = 0; i < 600; i++) {
+		draw(&sc, 0, 320, 180);
+		if (run(m, &sc, b) == 1 && abs(b[0].cx - 320) <= 3 && abs(b[0].cy - 180) <= 3) {
+			seen += i < 250;
+			last = i;
+		}
+	}
+	print_message("standing object seen in %d of the first 250 frames, last in frame %d\n",
+		      seen, last);
+	assert_int_equal(seen, 250);
+	assert_true(last < 550);
+	motion_free(m);
+	scene_done(&sc);
+}
+
 static void test_bad_options(void **state)
 {
 	struct motion_options o = {.scale = 3};
@@ -340,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_no_ghost_after_standing),
 		cmocka_unit_test(test_strong_gain_drift),
 		cmocka_unit_test(test_camera_bumped),
+		cmocka_unit_test(test_left_object_absorbed_late),
 		cmocka_unit_test(test_bad_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
