@@ -4,7 +4,8 @@
  * The pipeline is the live one (vision/pipeline.h) with the camera's
  * config, so what this prints is what the line would raise; time inside
  * the footage drives the detectors' debounce and dwell times, so analysing
- * faster than real time changes nothing. Each input starts a fresh
+ * faster than real time changes nothing. Decoding and analysis run on two
+ * threads, as live, and no frame is dropped. Each input starts a fresh
  * pipeline: files are separate recordings. Events go out as JSON lines;
  * a progress bar goes to stderr when it is a terminal, and a summary at
  * the end either way. */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct analyze_args {
@@ -95,55 +97,130 @@ struct totals {
 	int failed;
 };
 
+/* One input's run: the camera runner (vision/camera.h) decodes on its
+ * thread while the pipeline analyses on another, losslessly, so decoding
+ * and analysis overlap as they do live. */
+struct run {
+	const char *path;
+	struct pipeline *p;
+	struct vw_jsonl_sink *js;
+	bool tty;
+	int64_t t0, last, total;
+	uint64_t n;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool ended, failed; /* the source ended, or the run failed */
+	char err[512];
+};
+
+static void fail_run(struct run *r, const char *why)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->failed)
+		mw_strlcpy(r->err, why, sizeof(r->err));
+	r->failed = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void run_analyse(void *arg, const struct frame *f)
+{
+	struct run *r = arg;
+	struct vision_sink sink = {vw__jsonl_emit, r->js};
+	int rc;
+
+	if (r->failed)
+		return;
+	r->js->frame = f;
+	if ((rc = pipeline_process(r->p, f, &sink))) {
+		fail_run(r, pipeline_error(r->p)[0] ? pipeline_error(r->p) : mw_strerror(rc));
+		return;
+	}
+	r->n++;
+	if (r->tty && mw_mono_ns() - r->last > 200000000LL) {
+		r->last = mw_mono_ns();
+		progress(r->path, (int64_t)r->n, r->total,
+			 (double)r->n / ((double)(r->last - r->t0) / 1e9));
+	}
+}
+
+static void run_status(void *arg, const struct camera_status *st)
+{
+	struct run *r = arg;
+
+	if (st->state == CAMERA_RECONNECTING) { /* a file does not come back */
+		fail_run(r, st->last_error);
+	} else if (st->state == CAMERA_ENDED) {
+		pthread_mutex_lock(&r->mu);
+		r->ended = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
+/* Waits until the source ended and every frame read was analysed, or the run failed. */
+static void wait_run(struct run *r, struct camera *cam)
+{
+	struct camera_status st;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->ended && !r->failed)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	for (;;) {
+		camera_status(cam, &st);
+		if (r->failed || st.frames_analysed >= st.frames_in)
+			return;
+		nanosleep(&(struct timespec){0, 5000000L}, NULL);
+	}
+}
+
 /* Runs one input through a fresh pipeline. */
 static int analyze_one(const struct pipeline_options *po, const char *path,
 		       struct vw_jsonl_sink *js, bool tty, struct totals *t)
 {
 	struct input_options io = {.camera = po->camera, .url = path};
+	struct run r = {.path = path, .js = js, .tty = tty, .t0 = mw_mono_ns(),
+			.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct camera_options co = {.id = po->camera, .lossless = true,
+				    .backoff_min_ms = 3600000, .backoff_max_ms = 3600000,
+				    .analyse = run_analyse, .analyse_arg = &r,
+				    .status = run_status, .status_arg = &r};
 	struct vision_sink sink = {vw__jsonl_emit, js};
-	struct pipeline *p = NULL;
+	struct camera *cam = NULL;
 	struct input *in = NULL;
-	struct frame f;
 	char err[512];
-	int64_t t0 = mw_mono_ns(), total, n = 0, last = 0;
 	int rc;
 
+	/* Open once here, so a bad file is reported at once, with its frame count. */
 	if ((rc = input_open(&io, &in, err, sizeof(err)))) {
 		fprintf(stderr, "mw-edge analyze: %s\n", err);
 		return rc;
 	}
-	if ((rc = pipeline_new(po, &p)))
-		goto out;
-	total = input_frames_hint(in);
+	r.total = input_frames_hint(in);
+	input_close(in);
 	js->input = path;
-	while ((rc = input_read(in, &f)) == MW_OK) {
-		js->frame = &f;
-		if ((rc = pipeline_process(p, &f, &sink))) {
-			fprintf(stderr, "%smw-edge analyze: %s: %s\n", tty ? "\n" : "", path,
-				pipeline_error(p)[0] ? pipeline_error(p) : mw_strerror(rc));
-			goto out;
-		}
-		n++;
-		if (tty && mw_mono_ns() - last > 200000000LL) {
-			last = mw_mono_ns();
-			progress(path, n, total, (double)n / ((double)(last - t0) / 1e9));
-		}
+	if ((rc = pipeline_new(po, &r.p)) || (rc = camera_input_source(&io, &co.src)) ||
+	    (rc = camera_start(&co, &cam)))
+		goto out;
+	wait_run(&r, cam);
+	camera_stop(cam);
+	if (r.failed) {
+		fprintf(stderr, "%smw-edge analyze: %s: %s\n", tty ? "\n" : "", path, r.err);
+		rc = MW_ERR_INVALID;
+		goto out;
 	}
-	if (rc == MW_ERR_NOTFOUND) {
-		rc = MW_OK;
-		pipeline_flush(p, &sink);
-	} else {
-		fprintf(stderr, "%smw-edge analyze: %s\n", tty ? "\n" : "", input_error(in));
-	}
+	pipeline_flush(r.p, &sink);
 	if (tty)
-		progress(path, n, n, (double)n / ((double)(mw_mono_ns() - t0) / 1e9)),
+		progress(path, (int64_t)r.n, (int64_t)r.n,
+			 (double)r.n / ((double)(mw_mono_ns() - r.t0) / 1e9)),
 			fputc('\n', stderr);
 out:
-	t->frames += n;
-	t->ns += mw_mono_ns() - t0;
+	t->frames += (int64_t)r.n;
+	t->ns += mw_mono_ns() - r.t0;
 	js->frame = NULL;
-	pipeline_free(p);
-	input_close(in);
+	camera_free(cam);
+	pipeline_free(r.p);
 	return rc;
 }
 
