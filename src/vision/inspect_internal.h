@@ -45,6 +45,12 @@ int inspect__align_new(const float *t, const float *weight, int tw, int th, int 
 void inspect__align_free(struct inspect_align *al);
 /* Coarse-to-fine search for the part in roi (w x h). */
 void inspect__align(struct inspect_align *al, const struct plane *roi, struct inspect_pose *p);
+/* The same, for the trigger: when the coarse search's NCC falls under gate
+ * the full-resolution search is skipped and p gets the coarse pose and NCC
+ * (the part is not there, or not well enough to matter). Returns whether
+ * the full search ran. */
+bool inspect__align_gated(struct inspect_align *al, const struct plane *roi, double gate,
+			  struct inspect_pose *p);
 /* Samples roi at the pose into out (tw x th), brightness-normalised so
  * its mean over the pixels that count (weight, NULL = all) is
  * INSPECT_NORM: a serial code's share of ink must not move the gain.
