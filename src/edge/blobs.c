@@ -15,12 +15,11 @@
  * most severe referencing event, -1 while none is known. */
 #include "edge/blobs.h"
 
+#include "core/blobdir.h"
 #include "core/hash.h"
 #include "core/log.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -55,21 +54,10 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS blobs_pending ON blobs(uploaded, id);"
 	"CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
-bool blobs_hash_valid(const char *hex)
-{
-	size_t i;
-
-	if (!hex)
-		return false;
-	for (i = 0; i < BLOBS_HEX_LEN; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			return false;
-	return hex[i] == '\0';
-}
-
 static void final_path(const struct blobs *b, const char *hex, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s/%.2s/%s", b->dir, hex, hex + 2);
+	if (blobdir_path(b->dir, hex, out, cap))
+		out[0] = '\0'; /* dir is capped at open: cannot happen */
 }
 
 /* ---- small SQL helpers ---- */
@@ -130,82 +118,6 @@ static int meta_save(struct blobs *b)
 	return sql_exec(b, sql);
 }
 
-/* ---- files ---- */
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = MW_OK;
-
-	if (fd < 0 || fsync(fd))
-		rc = MW_ERR_IO;
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static int make_dir(const char *path, bool *made)
-{
-	if (mkdir(path, 0750) == 0) {
-		if (made)
-			*made = true;
-		return MW_OK;
-	}
-	if (errno == EEXIST)
-		return MW_OK;
-	log_error("blobs cannot create dir=%s err=\"%s\"", path, strerror(errno));
-	return MW_ERR_IO;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return MW_ERR_IO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return MW_OK;
-}
-
-/* temp file + fsync + rename + fsync of the directory (and of its parent
- * when the directory is new, so the directory entry itself is durable). */
-static int write_file(struct blobs *b, const char *hex, const void *data, size_t len)
-{
-	char tmp[PATH_CAP], sub[PATH_CAP], fin[PATH_CAP];
-	bool made = false;
-	int fd, rc;
-
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%.16s.XXXXXX", b->dir, hex);
-	snprintf(sub, sizeof(sub), "%s/%.2s", b->dir, hex);
-	final_path(b, hex, fin, sizeof(fin));
-	if ((fd = mkstemp(tmp)) < 0) {
-		log_error("blobs cannot create a temp file in %s/tmp err=\"%s\"", b->dir,
-			  strerror(errno));
-		return MW_ERR_IO;
-	}
-	rc = write_all(fd, data, len);
-	if (rc == MW_OK && fsync(fd))
-		rc = MW_ERR_IO;
-	if (close(fd) && rc == MW_OK)
-		rc = MW_ERR_IO;
-	if (rc == MW_OK)
-		rc = make_dir(sub, &made);
-	if (rc == MW_OK && rename(tmp, fin))
-		rc = MW_ERR_IO;
-	if (rc == MW_OK && (fsync_dir(sub) || (made && fsync_dir(b->dir))))
-		rc = MW_ERR_IO;
-	if (rc) {
-		log_error("blobs cannot write blob=%s err=\"%s\"", hex, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
-}
-
 /* ---- quota ---- */
 
 /* Deletes one blob (row first, then file: a crash in between leaves an
@@ -262,62 +174,16 @@ static int make_room(struct blobs *b, uint64_t need)
 
 /* ---- open: reconcile files and index ---- */
 
-static void clean_tmp(struct blobs *b)
+/* Deletes a file of the blob directory that the index does not know. */
+static void drop_unknown(void *arg, const char *name, const char *path, uint64_t size)
 {
-	char path[PATH_CAP];
-	DIR *d;
-	struct dirent *de;
+	struct blobs *b = arg;
 
-	snprintf(path, sizeof(path), "%s/tmp", b->dir);
-	if (!(d = opendir(path)))
+	if (blobdir_hash_valid(name) &&
+	    sql_hex(b, "SELECT id FROM blobs WHERE hash = ?1", name, &(int64_t){0}) != MW_ERR_NOTFOUND)
 		return;
-	while ((de = readdir(d))) {
-		char f[2 * PATH_CAP];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		if (unlink(f) == 0)
-			log_info("blobs deleted an unfinished write file=%s", f);
-	}
-	closedir(d);
-}
-
-/* Deletes files of one fan-out directory that the index does not know. */
-static void clean_sub(struct blobs *b, const char *sub)
-{
-	char path[PATH_CAP], hex[300];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/%s", b->dir, sub);
-	if (!(d = opendir(path)))
-		return;
-	while ((de = readdir(d))) {
-		char f[2 * PATH_CAP];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(hex, sizeof(hex), "%s%s", sub, de->d_name);
-		if (blobs_hash_valid(hex) && sql_hex(b, "SELECT id FROM blobs WHERE hash = ?1", hex,
-						     &(int64_t){0}) != MW_ERR_NOTFOUND)
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		if (unlink(f) == 0)
-			log_info("blobs deleted a file the index does not know file=%s", f);
-	}
-	closedir(d);
-}
-
-static void clean_orphans(struct blobs *b)
-{
-	DIR *d = opendir(b->dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (strlen(de->d_name) == 2 && strspn(de->d_name, "0123456789abcdef") == 2)
-			clean_sub(b, de->d_name);
-	closedir(d);
+	if (unlink(path) == 0)
+		log_info("blobs deleted a file the index does not know file=%s", path);
 }
 
 /* Drops rows whose file is gone and sums the rest. */
@@ -374,7 +240,6 @@ static int open_db(struct blobs *b, const char *data_dir)
 int blobs_open(const struct blobs_options *opt, struct blobs **out)
 {
 	struct blobs *b = calloc(1, sizeof(*b));
-	char tmp[PATH_CAP + 8];
 	int rc;
 
 	if (!b)
@@ -387,14 +252,10 @@ int blobs_open(const struct blobs_options *opt, struct blobs **out)
 		rc = MW_ERR_INVALID;
 		goto fail;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/tmp", b->dir);
-	if ((rc = make_dir(b->dir, NULL)) || (rc = make_dir(tmp, NULL)) ||
-	    (rc = open_db(b, opt->data_dir)))
+	if ((rc = blobdir_open(b->dir)) || (rc = open_db(b, opt->data_dir)) ||
+	    (rc = load_index(b)))
 		goto fail;
-	clean_tmp(b);
-	if ((rc = load_index(b)))
-		goto fail;
-	clean_orphans(b);
+	blobdir_each(b->dir, drop_unknown, b);
 	log_info("blobs opened dir=%s blobs=%llu bytes=%llu quota=%lld", b->dir,
 		 (unsigned long long)b->count, (unsigned long long)b->bytes, (long long)b->quota);
 	*out = b;
@@ -422,7 +283,7 @@ static int put_locked(struct blobs *b, const char *hex, const void *data, size_t
 
 	if (sql_hex(b, "SELECT id FROM blobs WHERE hash = ?1", hex, &(int64_t){0}) == MW_OK)
 		return MW_OK; /* stored once */
-	if ((rc = make_room(b, len)) || (rc = write_file(b, hex, data, len)))
+	if ((rc = make_room(b, len)) || (rc = blobdir_write(b->dir, hex, data, len)))
 		return rc;
 	snprintf(sql, sizeof(sql), "INSERT INTO blobs(hash, size) VALUES('%s', %zu);", hex, len);
 	if ((rc = sql_exec(b, sql)))
@@ -459,7 +320,7 @@ bool blobs_has(struct blobs *b, const char *hex)
 {
 	int rc;
 
-	if (!blobs_hash_valid(hex))
+	if (!blobdir_hash_valid(hex))
 		return false;
 	pthread_mutex_lock(&b->lock);
 	rc = sql_hex(b, "SELECT id FROM blobs WHERE hash = ?1", hex, &(int64_t){0});
@@ -471,7 +332,7 @@ static int update(struct blobs *b, const char *sql, const char *hex)
 {
 	int rc;
 
-	if (!blobs_hash_valid(hex))
+	if (!blobdir_hash_valid(hex))
 		return MW_ERR_INVALID;
 	pthread_mutex_lock(&b->lock);
 	rc = sql_hex(b, sql, hex, NULL);

@@ -23,6 +23,7 @@
 #ifndef MW_EDGE_BLOBS_H
 #define MW_EDGE_BLOBS_H
 
+#include "core/blobdir.h"
 #include "core/event.h"
 #include "core/mw.h"
 
@@ -30,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLOBS_HEX_LEN 64
+#define BLOBS_HEX_LEN BLOBDIR_HEX_LEN
 
 struct blobs;
 
@@ -53,9 +54,6 @@ struct blobs_stats {
 	uint64_t evicted; /* deleted by the quota after upload, ever */
 	int64_t quota, max_size;
 };
-
-/* True for 64 lower-case hex digits. */
-bool blobs_hash_valid(const char *hex);
 
 int blobs_open(const struct blobs_options *opt, struct blobs **out) MW_MUST_CHECK;
 void blobs_close(struct blobs *b);

@@ -12,12 +12,11 @@
  * under a final name; temp files left by a crash are deleted at open. */
 #include "hub/blobs.h"
 
+#include "core/blobdir.h"
 #include "core/hash.h"
 #include "core/log.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +26,6 @@
 
 #define DIR_CAP 600
 #define PATH_CAP (DIR_CAP + 400) /* dir, fan-out, a file name */
-#define HEX_LEN 64
 
 struct hub_blobs {
 	pthread_mutex_t lock;
@@ -35,70 +33,19 @@ struct hub_blobs {
 	uint64_t count, bytes; /* under lock */
 };
 
-bool hub_blobs_hash_valid(const char *hex)
+static void count_one(void *arg, const char *name, const char *path, uint64_t size)
 {
-	size_t i;
+	struct hub_blobs *b = arg;
 
-	if (!hex)
-		return false;
-	for (i = 0; i < HEX_LEN; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			return false;
-	return hex[i] == '\0';
-}
-
-static int make_dir(const char *path)
-{
-	if (mkdir(path, 0750) == 0 || errno == EEXIST)
-		return MW_OK;
-	log_error("msg=\"cannot create blob directory\" path=%s error=\"%s\"", path,
-		  strerror(errno));
-	return MW_ERR_IO;
-}
-
-static void clean_tmp(struct hub_blobs *b)
-{
-	char path[PATH_CAP], f[2 * PATH_CAP];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/tmp", b->dir);
-	if (!(d = opendir(path)))
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-			unlink(f);
-		}
-	closedir(d);
-}
-
-static void count_sub(struct hub_blobs *b, const char *sub)
-{
-	char path[PATH_CAP], f[2 * PATH_CAP];
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/%s", b->dir, sub);
-	if (!(d = opendir(path)))
-		return;
-	while ((de = readdir(d))) {
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		if (strlen(de->d_name) == HEX_LEN - 2 && stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
-			b->count++;
-			b->bytes += (uint64_t)st.st_size;
-		}
+	if (blobdir_hash_valid(name)) {
+		b->count++;
+		b->bytes += size;
 	}
-	closedir(d);
 }
 
 int hub_blobs_open(const char *data_dir, struct hub_blobs **out)
 {
 	struct hub_blobs *b = calloc(1, sizeof(*b));
-	char tmp[PATH_CAP];
-	DIR *d;
-	struct dirent *de;
 
 	if (!b)
 		return MW_ERR_NOMEM;
@@ -107,18 +54,11 @@ int hub_blobs_open(const char *data_dir, struct hub_blobs **out)
 		hub_blobs_close(b);
 		return MW_ERR_INVALID;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/tmp", b->dir);
-	if (make_dir(b->dir) || make_dir(tmp)) {
+	if (blobdir_open(b->dir)) {
 		hub_blobs_close(b);
 		return MW_ERR_IO;
 	}
-	clean_tmp(b);
-	if ((d = opendir(b->dir))) {
-		while ((de = readdir(d)))
-			if (strlen(de->d_name) == 2 && strspn(de->d_name, "0123456789abcdef") == 2)
-				count_sub(b, de->d_name);
-		closedir(d);
-	}
+	blobdir_each(b->dir, count_one, b);
 	*out = b;
 	return MW_OK;
 }
@@ -139,59 +79,6 @@ void hub_blobs_counts(struct hub_blobs *b, uint64_t *count, uint64_t *bytes)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = MW_OK;
-
-	if (fd < 0 || fsync(fd))
-		rc = MW_ERR_IO;
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return MW_ERR_IO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return MW_OK;
-}
-
-static int write_blob(struct hub_blobs *b, const char *hex, const void *data, size_t len)
-{
-	char tmp[PATH_CAP], sub[PATH_CAP], fin[2 * PATH_CAP];
-	int fd, rc;
-
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%.16s.XXXXXX", b->dir, hex);
-	snprintf(sub, sizeof(sub), "%s/%.2s", b->dir, hex);
-	snprintf(fin, sizeof(fin), "%s/%s", sub, hex + 2);
-	if ((fd = mkstemp(tmp)) < 0) {
-		log_error("msg=\"cannot create a blob file\" dir=%s/tmp error=\"%s\"", b->dir,
-			  strerror(errno));
-		return MW_ERR_IO;
-	}
-	rc = write_all(fd, data, len);
-	if (rc == MW_OK && fsync(fd))
-		rc = MW_ERR_IO;
-	if (close(fd) && rc == MW_OK)
-		rc = MW_ERR_IO;
-	if (rc == MW_OK && (rc = make_dir(sub)) == MW_OK &&
-	    (rename(tmp, fin) || fsync_dir(sub) || fsync_dir(b->dir)))
-		rc = MW_ERR_IO;
-	if (rc) {
-		log_error("msg=\"cannot write blob\" blob=%s error=\"%s\"", hex, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
-}
-
 int hub_blobs_put(struct hub_blobs *b, const char *hex, const void *data, size_t len, bool *created)
 {
 	uint8_t want[HASH_LEN], got[HASH_LEN];
@@ -200,15 +87,16 @@ int hub_blobs_put(struct hub_blobs *b, const char *hex, const void *data, size_t
 	int rc = MW_OK;
 
 	*created = false;
-	if (!hub_blobs_hash_valid(hex) || mw_unhex(hex, want, HASH_LEN))
+	if (!blobdir_hash_valid(hex) || mw_unhex(hex, want, HASH_LEN))
 		return MW_ERR_INVALID;
 	hash_sha256(data, len, got);
 	if (!hash_equal(want, got, HASH_LEN))
 		return MW_ERR_INVALID;
-	snprintf(fin, sizeof(fin), "%s/%.2s/%s", b->dir, hex, hex + 2);
+	if (blobdir_path(b->dir, hex, fin, sizeof(fin)))
+		return MW_ERR_INVALID;
 	pthread_mutex_lock(&b->lock);
 	if (stat(fin, &st) != 0 || (size_t)st.st_size != len) {
-		if ((rc = write_blob(b, hex, data, len)) == MW_OK) {
+		if ((rc = blobdir_write(b->dir, hex, data, len)) == MW_OK) {
 			*created = true;
 			b->count++;
 			b->bytes += len;
@@ -225,9 +113,8 @@ int hub_blobs_read(struct hub_blobs *b, const char *hex, struct buf *out)
 	size_t n;
 	int rc = MW_OK;
 
-	if (!hub_blobs_hash_valid(hex))
+	if (!blobdir_hash_valid(hex) || blobdir_path(b->dir, hex, path, sizeof(path)))
 		return MW_ERR_NOTFOUND;
-	snprintf(path, sizeof(path), "%s/%.2s/%s", b->dir, hex, hex + 2);
 	if (!(f = fopen(path, "rb")))
 		return errno == ENOENT ? MW_ERR_NOTFOUND : MW_ERR_IO;
 	while (rc == MW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
@@ -254,7 +141,7 @@ void hub_blobs_handle_put(struct hub *h, struct http_req *req, struct http_resp 
 			   "<the node's token in nodes>");
 		return;
 	}
-	if (!hub_blobs_hash_valid(hex)) {
+	if (!blobdir_hash_valid(hex)) {
 		atomic_fetch_add(&h->m.blobs_rejected, 1);
 		http_error(resp, 400, "%.80s: not a blob hash (64 lower-case hex digits)", hex);
 		return;
@@ -289,7 +176,7 @@ void hub_blobs_handle_get(struct hub *h, struct http_req *req, struct http_resp 
 	const char *hex = req->url + strlen(HUB_BLOBS_PREFIX);
 	int rc;
 
-	if (!hub_blobs_hash_valid(hex)) {
+	if (!blobdir_hash_valid(hex)) {
 		http_error(resp, 404, "%.80s: no such blob (a name is 64 lower-case hex digits)",
 			   hex);
 		return;

@@ -26,8 +26,6 @@ struct hub_blobs;
 int hub_blobs_open(const char *data_dir, struct hub_blobs **out) MW_MUST_CHECK;
 void hub_blobs_close(struct hub_blobs *b);
 
-/* True for 64 lower-case hex digits. */
-bool hub_blobs_hash_valid(const char *hex);
 /* Stores data under hex after checking that hex is its SHA-256
  * (MW_ERR_INVALID otherwise, nothing stored). Atomic (temp file, fsync,
  * rename, fsync of the directory) and idempotent: *created is false when

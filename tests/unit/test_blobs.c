@@ -113,7 +113,7 @@ static void put_get_round_trip(void **state)
 	assert_false(blobs_has(b, want));
 	assert_int_equal(blobs_get_path(b, want, path, sizeof(path)), MW_ERR_NOTFOUND);
 	assert_false(blobs_has(b, "../etc/passwd"));
-	assert_false(blobs_hash_valid(
+	assert_false(blobdir_hash_valid(
 		"ABCDEF0000000000000000000000000000000000000000000000000000000000"));
 	blobs_close(b);
 	/* And after a restart. */
