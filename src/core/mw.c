@@ -34,6 +34,12 @@ static int64_t clock_ns(clockid_t id)
 int64_t mw_now_ns(void) { return clock_ns(CLOCK_REALTIME); }
 int64_t mw_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
+struct timespec mw_mono_timespec(int64_t mono_ns)
+{
+	struct timespec ts = {(time_t)(mono_ns / 1000000000LL), (long)(mono_ns % 1000000000LL)};
+	return ts;
+}
+
 void mw_hex(const uint8_t *in, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MW_MUST_CHECK __attribute__((warn_unused_result))
 #define MW_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -30,6 +31,9 @@ const char *mw_strerror(int err);
 int64_t mw_now_ns(void);
 /* Monotonic time in nanoseconds, for intervals and timeouts. */
 int64_t mw_mono_ns(void);
+/* A mw_mono_ns() instant as the timespec pthread_cond_timedwait() takes on a
+ * condition variable set to CLOCK_MONOTONIC. */
+struct timespec mw_mono_timespec(int64_t mono_ns);
 
 /* Hex-encode len bytes into out (2*len+1 bytes, NUL-terminated). */
 void mw_hex(const uint8_t *in, size_t len, char *out);

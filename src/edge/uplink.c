@@ -247,8 +247,7 @@ void uplink_wake(struct uplink *u)
 /* Sleeps up to ms; returns early on stop, and on new events when wakeable. */
 static void nap(struct uplink *u, int64_t ms, bool wakeable)
 {
-	int64_t until = mw_mono_ns() + ms * 1000000;
-	struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
+	struct timespec ts = mw_mono_timespec(mw_mono_ns() + ms * 1000000);
 
 	pthread_mutex_lock(&u->lock);
 	while (!u->stopping && !(wakeable && u->pending))

@@ -147,15 +147,7 @@ static void await(struct worker *w, pid_t pid, int64_t t0)
 
 static struct timespec deadline(int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
+	return mw_mono_timespec(mw_mono_ns() + ms * MS);
 }
 
 /* Sleeps ms or until stopping; called and returns with the lock held. */

@@ -267,12 +267,6 @@ int sim_step(struct sim *s, int64_t now_ns)
 	return rc;
 }
 
-static void deadline_after(struct timespec *ts, int64_t mono_ns)
-{
-	ts->tv_sec = (time_t)(mono_ns / 1000000000LL);
-	ts->tv_nsec = (long)(mono_ns % 1000000000LL);
-}
-
 static void *run(void *arg)
 {
 	struct sim *s = arg;
@@ -289,7 +283,7 @@ static void *run(void *arg)
 		next += s->opt.interval_ns;
 		if (next < mw_mono_ns() - s->opt.interval_ns)
 			next = mw_mono_ns(); /* fell behind: do not burst to catch up */
-		deadline_after(&ts, next);
+		ts = mw_mono_timespec(next);
 		pthread_mutex_lock(&s->lock);
 		while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
 			;

@@ -132,15 +132,8 @@ static bool stopping(struct camera *cam)
 /* Waits ms, or less if the camera is stopped meanwhile. */
 static void wait_ms(struct camera *cam, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = mw_mono_timespec(mw_mono_ns() + ms * 1000000);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&cam->lock);
 	while (!cam->stop && pthread_cond_timedwait(&cam->cond, &cam->lock, &ts) == 0)
 		;
