@@ -22,75 +22,26 @@
 
 #define W 640
 #define H 360
-#define RX 18
-#define RY 40
-#define NOISE_LEN 65536
 #define FRAME_NS 33333333LL
 #define EVENTS_MAX 16
 
 /* ---- drawing ---- */
 
-struct scene {
-	struct plane frame;
-	uint8_t floor[W * H];
-	int8_t noise[NOISE_LEN];
-	uint32_t rng;
-};
-
-static uint32_t rnd(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
+#include "drawn_floor.h"
 
 static struct scene *scene_new(uint32_t seed)
 {
 	struct scene *sc = calloc(1, sizeof(*sc));
 
 	assert_non_null(sc);
-	sc->rng = seed;
-	assert_int_equal(plane_alloc(&sc->frame, W, H), MW_OK);
-	for (int y = 0; y < H; y++)
-		for (int x = 0; x < W; x++)
-			sc->floor[y * W + x] = (uint8_t)(100 + 30 * (((x / 40) + (y / 40)) % 3) +
-							 rnd(&sc->rng) % 24);
-	for (int i = 0; i < NOISE_LEN; i++)
-		sc->noise[i] = (int8_t)(rnd(&sc->rng) % 17 - 8);
+	scene_init(sc, seed);
 	return sc;
 }
 
 static void scene_free(struct scene *sc)
 {
-	plane_free(&sc->frame);
+	scene_done(sc);
 	free(sc);
-}
-
-static uint8_t clamp(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
-
-/* The floor with fresh noise and a person centred on (cx, cy) unless cx < 0. */
-static void draw(struct scene *sc, int cx, int cy)
-{
-	uint32_t off = rnd(&sc->rng) % NOISE_LEN;
-
-	for (int y = 0; y < H; y++) {
-		uint8_t *row = plane_row(&sc->frame, y);
-		const uint8_t *fl = sc->floor + y * W;
-		const int8_t *nz = sc->noise + (off + (uint32_t)y * 97) % (NOISE_LEN - W);
-		int dy = y - cy;
-		for (int x = 0; x < W; x++)
-			row[x] = clamp(fl[x] + nz[x]);
-		if (cx < 0 || dy < -RY || dy > RY)
-			continue;
-		for (int x = cx - RX; x <= cx + RX; x++) {
-			int dx = x - cx;
-			if (x >= 0 && x < W &&
-			    dx * dx * RY * RY + dy * dy * RX * RX <= RX * RX * RY * RY)
-				row[x] = clamp(48 + nz[x] + nz[W - 1 - x]);
-		}
-	}
 }
 
 /* ---- a path: waypoints reached at given frames, linear in between ---- */
@@ -187,7 +138,7 @@ static void play(const struct zone_def *zones, int nzones, const struct waypoint
 		where(path, npath, i, &x, &y);
 		if (hidden && (i == hidden[0] || i == hidden[1]))
 			x = -1;
-		draw(sc, x, y);
+		draw(sc, 0, x, y);
 		f.y = sc->frame;
 		f.wall_ns = 1700000000000000000LL + f.pts_ns;
 		r->frame = i;
