@@ -94,6 +94,25 @@ int blobdir_path(const char *dir, const char *hex, char *out, size_t cap)
 	return n < cap ? MW_OK : MW_ERR_TOOBIG;
 }
 
+int blobdir_read(const char *dir, const char *hex, struct buf *out)
+{
+	char path[PATH_CAP], chunk[65536];
+	size_t n;
+	FILE *f;
+	int rc = MW_OK;
+
+	if (!blobdir_hash_valid(hex) || blobdir_path(dir, hex, path, sizeof(path)))
+		return MW_ERR_NOTFOUND;
+	if (!(f = fopen(path, "rb")))
+		return errno == ENOENT ? MW_ERR_NOTFOUND : MW_ERR_IO;
+	while (rc == MW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_add(out, chunk, n);
+	if (rc == MW_OK && ferror(f))
+		rc = MW_ERR_IO;
+	fclose(f);
+	return rc;
+}
+
 /* Temp file + fsync + rename + fsync of the fan-out directory (and of dir
  * when the fan-out directory is new, so its entry is durable too). */
 int blobdir_write(const char *dir, const char *hex, const void *data, size_t len)

@@ -11,6 +11,7 @@
 #ifndef MW_BLOBDIR_H
 #define MW_BLOBDIR_H
 
+#include "core/buf.h"
 #include "core/mw.h"
 
 #include <stdbool.h>
@@ -24,6 +25,9 @@ bool blobdir_hash_valid(const char *hex);
 int blobdir_open(const char *dir) MW_MUST_CHECK;
 /* dir/ab/cdef... into out; MW_ERR_TOOBIG when it does not fit. */
 int blobdir_path(const char *dir, const char *hex, char *out, size_t cap) MW_MUST_CHECK;
+/* Appends the blob's bytes to out; MW_ERR_NOTFOUND when it is not stored,
+ * MW_ERR_NOMEM past out's cap. */
+int blobdir_read(const char *dir, const char *hex, struct buf *out) MW_MUST_CHECK;
 /* Stores data under hex, atomically and durably. */
 int blobdir_write(const char *dir, const char *hex, const void *data, size_t len) MW_MUST_CHECK;
 /* Calls fn for each regular file in the fan-out directories: name is the

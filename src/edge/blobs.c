@@ -316,6 +316,14 @@ int blobs_get_path(struct blobs *b, const char *hex, char *path, size_t cap)
 	return MW_OK;
 }
 
+int blobs_read(struct blobs *b, const char *hex, struct buf *out)
+{
+	if (!blobs_has(b, hex))
+		return MW_ERR_NOTFOUND;
+	buf_reset(out);
+	return blobdir_read(b->dir, hex, out);
+}
+
 bool blobs_has(struct blobs *b, const char *hex)
 {
 	int rc;

@@ -66,6 +66,9 @@ int blobs_put(struct blobs *b, const void *data, size_t len,
 /* The file of a stored blob; MW_ERR_NOTFOUND when there is none. */
 int blobs_get_path(struct blobs *b, const char *hex, char *path, size_t cap) MW_MUST_CHECK;
 bool blobs_has(struct blobs *b, const char *hex);
+/* The stored blob's bytes into out (replacing them); MW_ERR_NOTFOUND when
+ * there is none. */
+int blobs_read(struct blobs *b, const char *hex, struct buf *out) MW_MUST_CHECK;
 /* Records that an event of this severity references the blob (it raises
  * the blob's priority under the quota); unknown hashes are ignored. */
 int blobs_ref(struct blobs *b, const char *hex, enum severity sev) MW_MUST_CHECK;

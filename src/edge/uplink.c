@@ -429,24 +429,6 @@ static void send_batch(struct uplink *u)
 
 /* ---- blobs ---- */
 
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
-	int rc = MW_OK;
-
-	if (!f)
-		return errno == ENOENT ? MW_ERR_NOTFOUND : MW_ERR_IO;
-	buf_reset(out);
-	while (rc == MW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = buf_add(out, chunk, n);
-	if (rc == MW_OK && ferror(f))
-		rc = MW_ERR_IO;
-	fclose(f);
-	return rc;
-}
-
 static void blob_counted(struct uplink *u, bool ok)
 {
 	pthread_mutex_lock(&u->lock);
@@ -462,12 +444,10 @@ static void blob_counted(struct uplink *u, bool ok)
 static int put_blob(struct uplink *u, const char *hex, struct buf *data)
 {
 	const char *hdr[] = {"Content-Type: application/octet-stream", NULL};
-	char url[2200], path[1500], why[400];
+	char url[2200], why[400];
 	struct http_response r;
-	int rc = blobs_get_path(u->opt.blobs, hex, path, sizeof(path));
+	int rc = blobs_read(u->opt.blobs, hex, data);
 
-	if (rc == MW_OK)
-		rc = read_file(path, data);
 	if (rc == MW_ERR_NOTFOUND)
 		return MW_OK; /* evicted meanwhile: nothing left to send */
 	if (rc)

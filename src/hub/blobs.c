@@ -108,21 +108,7 @@ int hub_blobs_put(struct hub_blobs *b, const char *hex, const void *data, size_t
 
 int hub_blobs_read(struct hub_blobs *b, const char *hex, struct buf *out)
 {
-	char path[PATH_CAP], chunk[65536];
-	FILE *f;
-	size_t n;
-	int rc = MW_OK;
-
-	if (!blobdir_hash_valid(hex) || blobdir_path(b->dir, hex, path, sizeof(path)))
-		return MW_ERR_NOTFOUND;
-	if (!(f = fopen(path, "rb")))
-		return errno == ENOENT ? MW_ERR_NOTFOUND : MW_ERR_IO;
-	while (rc == MW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = buf_add(out, chunk, n);
-	if (rc == MW_OK && ferror(f))
-		rc = MW_ERR_IO;
-	fclose(f);
-	return rc;
+	return blobdir_read(b->dir, hex, out);
 }
 
 /* ---- routes ---- */
