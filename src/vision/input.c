@@ -515,6 +515,20 @@ int input_read(struct input *in, struct frame *out)
 	return MW_OK;
 }
 
+void *input_lend(struct input *in)
+{
+	if (!in->frm->buf[0] || !luma_is_plane(in->frm->format))
+		return NULL;
+	return av_frame_clone(in->frm);
+}
+
+void input_drop(void *hold)
+{
+	AVFrame *f = hold;
+
+	av_frame_free(&f);
+}
+
 int input_rewind(struct input *in)
 {
 	int rc;

@@ -47,6 +47,12 @@ int input_open(const struct input_options *opt, struct input **out, char *err,
  * MW_ERR_IO when the stream fails or a live stream ends (input_error()
  * says why). Corrupt packets are skipped and counted, not fatal. */
 int input_read(struct input *in, struct frame *out) MW_MUST_CHECK;
+/* A reference to the frame input_read() returned last, so that its luma
+ * stays valid after the next read (the decoder's own buffer, counted, not
+ * copied), for struct frame's hold; free it with input_drop(). NULL when
+ * the luma is a conversion the input keeps (or out of memory): copy it. */
+void *input_lend(struct input *in);
+void input_drop(void *hold);
 /* Back to the first frame, for looping files. MW_ERR_STATE if the input
  * cannot seek (a live stream). Frame indexes continue; pts restart at 0. */
 int input_rewind(struct input *in) MW_MUST_CHECK;

@@ -668,7 +668,7 @@ static int blobs_out(struct motion *m, int nruns, struct blob *blobs, int max_bl
 
 /* ---- the frame ---------------------------------------------------------- */
 
-int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs, int max_blobs)
+__attribute__((target_clones("avx2", "default"), flatten)) int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs, int max_blobs)
 {
 	double unexplained = 0;
 	bool quiet, relearn = false;

@@ -51,6 +51,11 @@ struct frame {
 	int64_t arrival_ns; /* mw_mono_ns() when the frame left the decoder */
 	int64_t wall_ns;    /* mw_now_ns() then: the ts of events found in it */
 	uint64_t index;     /* 0, 1, 2... frames delivered by this input */
+	/* Set by a source that can lend its frame instead of having it copied:
+	 * the reference that keeps y's pixels alive past the next read, until
+	 * drop(hold). NULL: y is valid until the next read only. */
+	void *hold;
+	void (*drop)(void *hold);
 };
 
 struct point {
