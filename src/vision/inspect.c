@@ -468,7 +468,8 @@ static void fine_search(struct inspect_align *al, const struct plane *roi, int c
 		p->a += al->step * vertex(s[0][by][bx], best, s[2][by][bx]);
 }
 
-void inspect__align(struct inspect_align *al, const struct plane *roi, struct inspect_pose *p)
+VISION_HOT void inspect__align(struct inspect_align *al, const struct plane *roi,
+			       struct inspect_pose *p)
 {
 	int cai, cdx, cdy;
 
@@ -477,8 +478,8 @@ void inspect__align(struct inspect_align *al, const struct plane *roi, struct in
 	fine_search(al, roi, cai, cdx, cdy, p);
 }
 
-bool inspect__align_gated(struct inspect_align *al, const struct plane *roi, double gate,
-			  struct inspect_pose *p)
+VISION_HOT bool inspect__align_gated(struct inspect_align *al, const struct plane *roi,
+				     double gate, struct inspect_pose *p)
 {
 	int cai, cdx, cdy, m = al->margin;
 	double c;

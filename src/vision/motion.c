@@ -55,15 +55,16 @@
 #define DEV_K 4 /* noise multiple that still counts as background */
 #define DEV_RATE (RATE_ONE / 16)
 #define FG_RATE_DIV 16
-#define STALE_FRAMES 255     /* frames of unbroken foreground before it is learnt (uint8) */
-#define CLIP_LO 4	     /* grey levels this close to 0 or 255 may be clipped: not fitted */
+#define STALE_FRAMES 255 /* frames of unbroken foreground before it is learnt (uint8) */
+#define CLIP_LO 4	 /* grey levels this close to 0 or 255 may be clipped: not fitted */
 #define CLIP_HI 251
-#define FIT_ROWS 64	     /* rows sampled for the light fit (all when fewer) */
-#define FIT_MIN_PIXELS 256   /* fewer fitted pixels than this: no light correction */
-#define FIT_MIN_SPREAD 4.0   /* grey levels of background spread needed to fit a gain */
+#define FIT_ROWS 64	   /* rows sampled for the light fit (all when fewer) */
+#define FIT_MIN_PIXELS 256 /* fewer fitted pixels than this: no light correction */
+#define FIT_MIN_SPREAD 4.0 /* grey levels of background spread needed to fit a gain */
 #define FIT_GAIN_MIN 0.5
 #define FIT_GAIN_MAX 2.0
-#define RELEARN_BLIND 2	     /* frames without blobs after a global change */
+#define RELIGHT_MIN (RATE_ONE / 8) /* light changes under 1/8 grey level wait */
+#define RELEARN_BLIND 2 /* frames without blobs after a global change */
 
 struct run {
 	int x0, x1, y; /* x1 inclusive, analysis pixels */
@@ -232,7 +233,20 @@ void motion_free(struct motion *m)
 	free(m);
 }
 
-const struct plane *motion_mask(const struct motion *m) { return &m->mask; }
+static void to_mask_row(uint8_t *restrict out, const uint8_t *restrict in, int n)
+{
+	for (int x = 0; x < n; x++)
+		out[x] = (uint8_t)(in[x] * 255);
+}
+
+/* Made when asked for: no detector needs it, and writing it every frame
+ * was a pass of its own. */
+const struct plane *motion_mask(struct motion *m)
+{
+	for (int y = 0; y < m->sh; y++)
+		to_mask_row(plane_row(&m->mask, y), m->fg + (size_t)y * m->sw, m->sw);
+	return &m->mask;
+}
 
 /* ---- 1. downscale ------------------------------------------------------- */
 
@@ -256,20 +270,38 @@ static void hsum2(uint8_t *restrict out, const uint16_t *restrict acc, int n)
 		out[x] = (uint8_t)((acc[2 * x] + acc[2 * x + 1] + 2) >> 2);
 }
 
-static void hsum4(uint8_t *restrict out, const uint16_t *restrict acc, int n)
-{
-	for (int x = 0; x < n; x++)
-		out[x] = (uint8_t)((acc[4 * x] + acc[4 * x + 1] + acc[4 * x + 2] + acc[4 * x + 3] +
-				    8) >>
-				   4);
-}
-
 static void hsum8(uint8_t *restrict out, const uint16_t *restrict acc, int n)
 {
 	for (int x = 0; x < n; x++) {
 		const uint16_t *a = acc + 8 * x;
 		out[x] = (uint8_t)((a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + 32) >>
 				   6);
+	}
+}
+
+/* Scale 4, the default: the average of the two middle rows of each four
+ * and then of four columns, in rounding byte averages (pavgb, 32 bytes an
+ * instruction). The analysis thread finds the decoded frame in main
+ * memory, not in its cache, and reading it was a third of this module's
+ * time: half the rows is half the traffic. A blob smaller than min_area
+ * (400 pixels by default, 20 x 20) is not looked for anyway, and the
+ * noise of an average of 8 pixels is still a third of one pixel's. Each
+ * rounding adds at most half a grey level, the same in every frame, so
+ * the background model does not see it. */
+static void vavg2(uint8_t *restrict out, const uint8_t *restrict a, const uint8_t *restrict b,
+		  int n)
+{
+	for (int x = 0; x < n; x++)
+		out[x] = (uint8_t)((a[x] + b[x] + 1) >> 1);
+}
+
+static void havg4(uint8_t *restrict out, const uint8_t *restrict in, int n)
+{
+	for (int x = 0; x < n; x++) {
+		const uint8_t *p = in + 4 * x;
+		uint8_t ab = (uint8_t)((p[0] + p[1] + 1) >> 1);
+		uint8_t cd = (uint8_t)((p[2] + p[3] + 1) >> 1);
+		out[x] = (uint8_t)((ab + cd + 1) >> 1);
 	}
 }
 
@@ -283,13 +315,17 @@ static void downscale(struct motion *m, const struct plane *luma)
 			memcpy(out, plane_row(luma, y), (size_t)m->sw);
 			continue;
 		}
+		if (s == 4) {
+			uint8_t *rows = (uint8_t *)m->acc; /* a full-width byte row */
+			vavg2(rows, plane_row(luma, 4 * y + 1), plane_row(luma, 4 * y + 2), w);
+			havg4(out, rows, m->sw);
+			continue;
+		}
 		vsum_first(m->acc, plane_row(luma, y * s), w);
 		for (int k = 1; k < s; k++)
 			vsum_add(m->acc, plane_row(luma, y * s + k), w);
 		if (s == 2)
 			hsum2(out, m->acc, m->sw);
-		else if (s == 4)
-			hsum4(out, m->acc, m->sw);
 		else
 			hsum8(out, m->acc, m->sw);
 	}
@@ -366,6 +402,17 @@ static void relight_row(uint16_t *restrict bg, int gain, int off, int n)
 	}
 }
 
+/* True when gain and offset move no grey level (0..255) by as much as
+ * RELIGHT_MIN: most frames of a steady scene. Skipping them saves a pass
+ * over the background; the fit is against the background as it is, so a
+ * slow drift is corrected once it adds up to RELIGHT_MIN. */
+static bool negligible(int gain, int off)
+{
+	int64_t lo = off, hi = (int64_t)(gain - RATE_ONE) * 255 + off;
+
+	return llabs(lo) < RELIGHT_MIN && llabs(hi) < RELIGHT_MIN;
+}
+
 /* Maps the whole background through the frame's global gain and offset,
  * so a uniform change of the light (a cloud, a lamp warming up, the
  * camera's auto exposure) never shows as foreground, however fast it is.
@@ -381,6 +428,8 @@ static double relight(struct motion *m)
 	if (!fit(m, &gain, &off, 255, &all))
 		return 0;
 	if (!fit(m, &gain, &off, m->opt.threshold, &fitted))
+		return 1 - fitted / all;
+	if (negligible(gain, off))
 		return 1 - fitted / all;
 	for (int y = 0; y < m->sh; y++) {
 		size_t i = (size_t)y * m->sw;
@@ -441,23 +490,14 @@ static void majority_row(uint8_t *restrict out, const uint8_t *restrict vs, int 
 		out[x] = (uint8_t)(vs[x] + vs[x + 1] + vs[x + 2] >= 5);
 }
 
-static void to_mask_row(uint8_t *restrict out, const uint8_t *restrict in, int n)
-{
-	for (int x = 0; x < n; x++)
-		out[x] = (uint8_t)(in[x] * 255);
-}
-
-static void clean(struct motion *m)
+static void clean_row(struct motion *m, int y)
 {
 	int w = m->sw;
+	const uint8_t *up = y > 0 ? m->raw + (size_t)(y - 1) * w : m->zero;
+	const uint8_t *dn = y + 1 < m->sh ? m->raw + (size_t)(y + 1) * w : m->zero;
 
-	for (int y = 0; y < m->sh; y++) {
-		const uint8_t *up = y > 0 ? m->raw + (size_t)(y - 1) * w : m->zero;
-		const uint8_t *dn = y + 1 < m->sh ? m->raw + (size_t)(y + 1) * w : m->zero;
-		vsum3(m->vs, up, m->raw + (size_t)y * w, dn, w);
-		majority_row(m->fg + (size_t)y * w, m->vs, w);
-		to_mask_row(plane_row(&m->mask, y), m->fg + (size_t)y * w, w);
-	}
+	vsum3(m->vs, up, m->raw + (size_t)y * w, dn, w);
+	majority_row(m->fg + (size_t)y * w, m->vs, w);
 }
 
 /* ---- 5. update ---------------------------------------------------------- */
@@ -498,33 +538,17 @@ static void reset_row(uint16_t *restrict bg, const uint8_t *restrict cur, int n)
 		bg[x] = (uint16_t)(cur[x] * 256);
 }
 
-/* The first frame, and the frame of a global change, is the background
- * outright; after a change the deviation keeps what it knew (noise does
- * not change with the view). */
-static void reset(struct motion *m)
+static void rates(const struct motion *m, int *rbg, int *rfg, int *rdev)
 {
-	for (int y = 0; y < m->sh; y++) {
-		size_t o = (size_t)y * m->sw;
-		reset_row(m->bg + o, m->cur + o, m->sw);
-	}
-	memset(m->stale, 0, (size_t)m->sw * m->sh);
-}
-
-static void update(struct motion *m)
-{
-	int rbg = m->rate_bg, rfg = m->rate_fg, rdev = DEV_RATE;
-
+	*rbg = m->rate_bg;
+	*rfg = m->rate_fg;
+	*rdev = DEV_RATE;
 	/* While learning, a running average of the frames so far (1/n), so the
 	 * model is usable after learn_frames whatever the learning rate. */
 	if (m->frames < m->opt.learn_frames) {
 		int r = RATE_ONE / (m->frames + 1);
-		rbg = rfg = r > rbg ? r : rbg;
-		rdev = r > rdev ? r : rdev;
-	}
-	for (int y = 0; y < m->sh; y++) {
-		size_t o = (size_t)y * m->sw;
-		update_row(m->bg + o, m->dev + o, m->stale + o, m->cur + o, m->fg + o, m->raw + o,
-			   rbg, rfg, rdev, m->sw);
+		*rbg = *rfg = r > *rbg ? r : *rbg;
+		*rdev = r > *rdev ? r : *rdev;
 	}
 }
 
@@ -559,19 +583,31 @@ static void unite(uint32_t *parent, uint32_t a, uint32_t b)
 		parent[a] = b;
 }
 
+/* The first x from x on where row[x] != v (0 or 1), or n; eight bytes at
+ * a time where it can, since most of a row with a blob is not the blob. */
+static int skip(const uint8_t *row, int x, int n, uint8_t v)
+{
+	uint64_t all = v ? 0x0101010101010101u : 0;
+
+	for (; x + 8 <= n; x += 8) {
+		uint64_t w;
+		memcpy(&w, row + x, sizeof(w));
+		if (w != all)
+			break;
+	}
+	while (x < n && row[x] == v)
+		x++;
+	return x;
+}
+
 static int row_runs(struct motion *m, const uint8_t *row, int y, int n)
 {
 	int x = 0;
 
-	while (x < m->sw) {
-		while (x < m->sw && !row[x])
-			x++;
-		if (x == m->sw)
-			break;
+	while ((x = skip(row, x, m->sw, 0)) < m->sw) {
 		m->runs[n] = (struct run){x, x, y};
 		m->parent[n] = (uint32_t)n;
-		while (x < m->sw && row[x])
-			x++;
+		x = skip(row, x, m->sw, 1);
 		m->runs[n++].x1 = x - 1;
 	}
 	return n;
@@ -592,23 +628,51 @@ static void link_rows(struct motion *m, int p0, int p1, int c0, int c1)
 	}
 }
 
-static int label(struct motion *m)
-{
-	int n = 0, prev0 = 0, prev1 = 0, prev_y = -2;
+struct labeller {
+	int n, prev0, prev1, prev_y; /* runs so far; the previous row's runs and y */
+};
 
+static void label_row(struct motion *m, struct labeller *lb, int y)
+{
+	const uint8_t *row = m->fg + (size_t)y * m->sw;
+	int start = lb->n;
+
+	if (row_empty(row, m->sw))
+		return;
+	lb->n = row_runs(m, row, y, lb->n);
+	if (lb->prev_y == y - 1)
+		link_rows(m, lb->prev0, lb->prev1, start, lb->n);
+	lb->prev0 = start;
+	lb->prev1 = lb->n;
+	lb->prev_y = y;
+}
+
+/* ---- 4 to 6, a row at a time -------------------------------------------- */
+
+/* Clean-up, the model's update (or reset) and labelling, one row after
+ * the other, so that a row is still in the cache for the next step: as
+ * three passes over the frame they read the model back from memory each
+ * time. Returns the number of runs labelled (none when quiet). */
+static int settle(struct motion *m, bool reset_model, bool quiet)
+{
+	struct labeller lb = {0, 0, 0, -2};
+	int rbg, rfg, rdev;
+
+	rates(m, &rbg, &rfg, &rdev);
 	for (int y = 0; y < m->sh; y++) {
-		const uint8_t *row = m->fg + (size_t)y * m->sw;
-		int start = n;
-		if (row_empty(row, m->sw))
-			continue;
-		n = row_runs(m, row, y, n);
-		if (prev_y == y - 1)
-			link_rows(m, prev0, prev1, start, n);
-		prev0 = start;
-		prev1 = n;
-		prev_y = y;
+		size_t o = (size_t)y * m->sw;
+		clean_row(m, y);
+		if (reset_model)
+			reset_row(m->bg + o, m->cur + o, m->sw);
+		else
+			update_row(m->bg + o, m->dev + o, m->stale + o, m->cur + o, m->fg + o,
+				   m->raw + o, rbg, rfg, rdev, m->sw);
+		if (!quiet)
+			label_row(m, &lb, y);
 	}
-	return n;
+	if (reset_model)
+		memset(m->stale, 0, (size_t)m->sw * m->sh);
+	return lb.n;
 }
 
 static void gather(struct motion *m, int nruns)
@@ -668,7 +732,8 @@ static int blobs_out(struct motion *m, int nruns, struct blob *blobs, int max_bl
 
 /* ---- the frame ---------------------------------------------------------- */
 
-__attribute__((target_clones("avx2", "default"), flatten)) int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs, int max_blobs)
+VISION_HOT int motion_process(struct motion *m, const struct plane *luma, struct blob *blobs,
+			      int max_blobs)
 {
 	double unexplained = 0;
 	bool quiet, relearn = false;
@@ -681,8 +746,8 @@ __attribute__((target_clones("avx2", "default"), flatten)) int motion_process(st
 	if (m->frames > 0)
 		unexplained = relight(m);
 	nfg = foreground(m);
-	if (m->blind == 0 && (nfg > m->opt.relearn_frac * m->sw * m->sh ||
-			      unexplained > m->opt.relearn_frac)) {
+	if (m->blind == 0 &&
+	    (nfg > m->opt.relearn_frac * m->sw * m->sh || unexplained > m->opt.relearn_frac)) {
 		/* not the light (relight() took that out) but the view itself:
 		 * the camera moved. This frame becomes the background outright
 		 * (the noise estimate stays) and blobs are reported again after
@@ -695,16 +760,14 @@ __attribute__((target_clones("avx2", "default"), flatten)) int motion_process(st
 		m->blind--;
 		memset(m->raw, 0, (size_t)m->sw * m->sh);
 	}
-	clean(m);
-	if (m->frames == 0 || relearn)
-		reset(m);
-	else
-		update(m);
+	/* The first frame, and the frame of a global change, is the background
+	 * outright; after a change the deviation keeps what it knew (noise
+	 * does not change with the view). */
+	nruns = settle(m, m->frames == 0 || relearn, quiet);
 	if (m->frames < INT32_MAX)
 		m->frames++;
 	if (quiet)
 		return 0;
-	nruns = label(m);
 	gather(m, nruns);
 	if (max_blobs > MOTION_BLOBS_MAX)
 		max_blobs = MOTION_BLOBS_MAX;

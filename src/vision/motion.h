@@ -54,6 +54,6 @@ int motion_process(struct motion *m, const struct plane *luma, struct blob *blob
 
 /* The last foreground mask (0 or 255 per pixel), at analysis resolution;
  * for snapshots and debugging. Valid until the next motion_process(). */
-const struct plane *motion_mask(const struct motion *m);
+const struct plane *motion_mask(struct motion *m);
 
 #endif

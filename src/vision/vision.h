@@ -22,8 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* On a detector's per-frame entry point: the function and everything it
+ * inlines is compiled twice, for AVX2 and for the baseline, and the loader
+ * picks one for the CPU (an ifunc). The row loops then run on 32-byte
+ * vectors where the CPU has them, while the binary still runs on any
+ * x86-64; elsewhere it is a plain function. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VISION_HOT __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define VISION_HOT
+#endif
+
 #define VISION_ID_MAX EVENT_ID_MAX /* camera, zone and detector names */
-#define VISION_DIM_MAX 8192        /* widest or tallest frame we accept */
+#define VISION_DIM_MAX 8192	   /* widest or tallest frame we accept */
 
 struct plane {
 	uint8_t *data;
@@ -46,11 +57,11 @@ static inline uint8_t *plane_row(const struct plane *p, int y)
 
 /* A decoded frame as detectors see it. */
 struct frame {
-	struct plane y;     /* luma, always */
-	int64_t pts_ns;     /* presentation time within the stream (0 = first frame) */
+	struct plane y;	    /* luma, always */
+	int64_t pts_ns;	    /* presentation time within the stream (0 = first frame) */
 	int64_t arrival_ns; /* mw_mono_ns() when the frame left the decoder */
 	int64_t wall_ns;    /* mw_now_ns() then: the ts of events found in it */
-	uint64_t index;     /* 0, 1, 2... frames delivered by this input */
+	uint64_t index;	    /* 0, 1, 2... frames delivered by this input */
 	/* Set by a source that can lend its frame instead of having it copied:
 	 * the reference that keeps y's pixels alive past the next read, until
 	 * drop(hold). NULL: y is valid until the next read only. */
@@ -81,7 +92,7 @@ struct vision_sink {
 
 /* Fills e with source = camera, kind, severity and ts = frame->wall_ns, and
  * attrs from the jansson object (which it takes: json_decref'd here). */
-int vision_event(struct event *e, const char *camera, const char *kind,
-		 enum severity severity, const struct frame *frame, json_t *attrs) MW_MUST_CHECK;
+int vision_event(struct event *e, const char *camera, const char *kind, enum severity severity,
+		 const struct frame *frame, json_t *attrs) MW_MUST_CHECK;
 
 #endif
