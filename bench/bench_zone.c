@@ -7,12 +7,22 @@
  * already decoded: 60 frames of a textured, noisy floor with three dark
  * objects moving across it are drawn in memory first, then looped over for
  * about three seconds with stream time running on, so the model sees an
- * endless clip. Decoding is measured elsewhere (vision.overhead_pct). */
+ * endless clip. Decoding is measured elsewhere (vision.overhead_pct).
+ *
+ *   bench vision.zone.scalar.1080p  the same, vision library built without
+ *                                   the vectoriser and the AVX2 clones
+ *   ratio vision.zone.vectorised    vision.zone.1080p over that
+ * The scalar figure comes from zone_scalar, this file built against that
+ * library (CMakeLists.txt), which bench_zone runs right after its own
+ * 1080p run and before its 4K one. */
 #include "core/mw.h"
 #include "vision/zone.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define FRAMES 60
 #define RUN_NS 3000000000LL
@@ -71,7 +81,13 @@ static int discard(void *arg, struct event *e, const struct plane *snapshot)
 	return MW_OK;
 }
 
-static int run(const char *name, int w, int h)
+#ifdef VISION_SCALAR
+#define FIGURE "scalar."
+#else
+#define FIGURE ""
+#endif
+
+static int run(const char *name, int w, int h, double *fps)
 {
 	struct zone_def zones[2] = {
 		{"left",
@@ -111,7 +127,9 @@ static int run(const char *name, int w, int h)
 			goto out;
 		n++;
 	}
-	printf("bench vision.zone.%s %.1f fps\n", name, n * 1e9 / (double)(mw_mono_ns() - t0));
+	*fps = n * 1e9 / (double)(mw_mono_ns() - t0);
+	printf("bench vision.zone." FIGURE "%s %.1f fps\n", name, *fps);
+	fflush(stdout);
 	fprintf(stderr, "bench_zone: %s: %ld frames, %ld events\n", name, n, events);
 out:
 	zone_detector_free(d);
@@ -121,9 +139,51 @@ out:
 	return rc;
 }
 
+#ifdef VISION_SCALAR
 int main(void)
 {
-	if (run("1080p", 1920, 1080) || run("4k", 3840, 2160))
-		return 1;
-	return 0;
+	double fps;
+
+	return run("1080p", 1920, 1080, &fps) ? 1 : 0;
 }
+#else
+/* Runs zone_scalar from bench_zone's own directory; its 1080p fps, or 0. */
+static double scalar_fps(void)
+{
+	char exe[4096], cmd[4200], line[256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	double fps = 0;
+	FILE *p;
+
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	snprintf(cmd, sizeof(cmd), "'%s/zone_scalar'", dirname(exe));
+	p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	while (fgets(line, sizeof(line), p)) {
+		double v;
+		fputs(line, stdout);
+		if (sscanf(line, "bench vision.zone.scalar.1080p %lf", &v) == 1)
+			fps = v;
+	}
+	if (pclose(p) != 0)
+		fps = 0;
+	return fps;
+}
+
+int main(void)
+{
+	double fps, scalar, fps4k;
+
+	if (run("1080p", 1920, 1080, &fps))
+		return 1;
+	scalar = scalar_fps();
+	if (scalar > 0)
+		printf("ratio vision.zone.vectorised %.2f\n", fps / scalar);
+	else
+		fprintf(stderr, "bench_zone: zone_scalar did not run (build it: make bench)\n");
+	return run("4k", 3840, 2160, &fps4k) || scalar <= 0 ? 1 : 0;
+}
+#endif

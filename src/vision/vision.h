@@ -26,8 +26,9 @@
  * inlines is compiled twice, for AVX2 and for the baseline, and the loader
  * picks one for the CPU (an ifunc). The row loops then run on 32-byte
  * vectors where the CPU has them, while the binary still runs on any
- * x86-64; elsewhere it is a plain function. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+ * x86-64; elsewhere it is a plain function. VISION_SCALAR turns it off
+ * (bench_zone's scalar twin, which measures what vectorising is worth). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(VISION_SCALAR)
 #define VISION_HOT __attribute__((target_clones("avx2", "default"), flatten))
 #else
 #define VISION_HOT
