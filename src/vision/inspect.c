@@ -371,37 +371,60 @@ static void downscale(struct inspect_align *al, const struct plane *roi)
 	}
 }
 
-/* Best angle index and shift on the coarse grid; returns their NCC. */
-static double coarse_search(struct inspect_align *al, int *best_ai, int *best_dx, int *best_dy)
+/* The NCC of every angle from a0 to a1 at coarse position (x, y); keeps
+ * the best in *best and its pose. */
+static void coarse_at(struct inspect_align *al, int x, int y, int a0, int a1, double *best,
+		      int *best_ai, int *best_dx, int *best_dy)
+{
+	int off = al->margin + al->r;
+	struct window win;
+
+	window_at(&win, al->small + (size_t)y * al->sw + x, al->sw, &al->coarse[al->nang / 2]);
+	for (int a = a0; a <= a1; a++) {
+		double s = ncc(&al->coarse[a], &win);
+
+		if (s > *best) {
+			*best = s;
+			*best_ai = a;
+			*best_dx = x * COARSE - off;
+			*best_dy = y * COARSE - off;
+		}
+	}
+}
+
+/* Best angle index and shift on the coarse grid; returns their NCC.
+ * Exhaustive: every angle at every shift. Quick (the trigger, on every
+ * frame): the upright template at every shift, then every angle at the
+ * best shift and its eight neighbours. A turn of a few degrees moves the
+ * peak by less than a coarse pixel, so the two agree on where a part is;
+ * quick costs 1/nang of the search plus a constant. */
+static double coarse_search(struct inspect_align *al, bool quick, int *best_ai, int *best_dx,
+			    int *best_dy)
 {
 	int off = al->margin + al->r, cw = al->coarse[0].w, ch = al->coarse[0].h;
 	int lo_x = (off - al->margin + COARSE - 1) / COARSE, hi_x = (off + al->margin) / COARSE;
-	int lo_y = lo_x, hi_y = hi_x;
+	int lo_y = lo_x, hi_y = hi_x, mid = al->nang / 2;
+	int a0 = quick ? mid : 0, a1 = quick ? mid : al->nang - 1;
 	double best = -2;
 
 	if (hi_x + cw > al->sw)
 		hi_x = al->sw - cw;
 	if (hi_y + ch > al->sh)
 		hi_y = al->sh - ch;
-	*best_ai = al->nang / 2;
+	*best_ai = mid;
 	*best_dx = *best_dy = 0;
 	for (int y = lo_y; y <= hi_y; y++)
-		for (int x = lo_x; x <= hi_x; x++) {
-			struct window win;
+		for (int x = lo_x; x <= hi_x; x++)
+			coarse_at(al, x, y, a0, a1, &best, best_ai, best_dx, best_dy);
+	if (quick && best > -2) {
+		int bx = (*best_dx + off) / COARSE, by = (*best_dy + off) / COARSE;
 
-			window_at(&win, al->small + (size_t)y * al->sw + x, al->sw,
-				  &al->coarse[al->nang / 2]);
-			for (int a = 0; a < al->nang; a++) {
-				double s = ncc(&al->coarse[a], &win);
-
-				if (s > best) {
-					best = s;
-					*best_ai = a;
-					*best_dx = x * COARSE - off;
-					*best_dy = y * COARSE - off;
-				}
-			}
-		}
+		for (int y = by - 1; y <= by + 1; y++)
+			for (int x = bx - 1; x <= bx + 1; x++)
+				if (y >= lo_y && y <= hi_y && x >= lo_x && x <= hi_x)
+					coarse_at(al, x, y, 0, al->nang - 1, &best, best_ai,
+						  best_dx, best_dy);
+	}
 	return best;
 }
 
@@ -474,7 +497,7 @@ VISION_HOT void inspect__align(struct inspect_align *al, const struct plane *roi
 	int cai, cdx, cdy;
 
 	downscale(al, roi);
-	coarse_search(al, &cai, &cdx, &cdy);
+	coarse_search(al, false, &cai, &cdx, &cdy);
 	fine_search(al, roi, cai, cdx, cdy, p);
 }
 
@@ -485,7 +508,7 @@ VISION_HOT bool inspect__align_gated(struct inspect_align *al, const struct plan
 	double c;
 
 	downscale(al, roi);
-	c = coarse_search(al, &cai, &cdx, &cdy);
+	c = coarse_search(al, true, &cai, &cdx, &cdy);
 	if (c < gate) {
 		*p = (struct inspect_pose){.dx = clampi(cdx, -m, m), .dy = clampi(cdy, -m, m),
 					   .a = (cai - al->nang / 2) * al->step, .ncc = c};
