@@ -20,6 +20,7 @@ const char *mw_strerror(int err)
 	case MW_ERR_TOOBIG: return "too big";
 	case MW_ERR_BUSY: return "busy";
 	case MW_ERR_STATE: return "wrong state";
+	case MW_ERR_EXISTS: return "already exists";
 	}
 	return "unknown error";
 }

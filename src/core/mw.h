@@ -23,6 +23,7 @@ enum mw_err {
 	MW_ERR_TOOBIG = -6,  /* input over its size limit */
 	MW_ERR_BUSY = -7,    /* try again later (peer away, queue full) */
 	MW_ERR_STATE = -8,   /* call not valid now (closed, stopping) */
+	MW_ERR_EXISTS = -9,  /* the name is taken */
 };
 
 const char *mw_strerror(int err);

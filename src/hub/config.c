@@ -12,8 +12,8 @@
 
 #define HC(f) offsetof(struct hub_config, f)
 /* Designated fields, so rows stay valid when struct config_key grows. */
-#define HK(name_, type_, field, size_, min_, max_, def_, choices_, help_)                  \
-	{                                                                                  \
+#define HK(name_, type_, field, size_, min_, max_, def_, choices_, help_)                      \
+	{                                                                                      \
 		.name = name_, .type = type_, .offset = HC(field), .size = size_, .min = min_, \
 		.max = max_, .def = def_, .choices = choices_, .help = help_                   \
 	}
@@ -36,8 +36,14 @@ const struct config_key hub_config_keys[] = {
 	HK("nodes", CONF_MAP, nodes, 0, 0, 0, NULL, NULL,
 	   "edge nodes allowed to send events and blobs: node id -> ingest token (Bearer)"),
 	HK("api.token", CONF_STRING, api_token, HS(api_token), 0, 0, NULL, NULL,
-	   "when set, the query endpoints (/v1/events, /v1/nodes, GET /v1/blobs/HASH) need this "
-	   "Bearer token"),
+	   "a static Bearer token with the admin role, for scripts and tests (prefer users and "
+	   "API tokens: docs/security.md); empty: none"),
+	HK("auth.session_ttl", CONF_DURATION, session_ttl_ms, 0, 1000, (int64_t)30 * 86400000,
+	   "12h", NULL, "how long a login (`mw login`) stays valid"),
+	HK("auth.token_ttl", CONF_DURATION, token_ttl_ms, 0, 1000, (int64_t)3650 * 86400000,
+	   "2160h", NULL,
+	   "how long an API token stays valid unless it is created with its own ttl (2160h: 90 "
+	   "days)"),
 	CONFIG_END,
 };
 
@@ -71,23 +77,30 @@ static int check_nodes(const struct config_map *m, char *err, size_t errlen)
 	for (size_t i = 0; i < m->n; i++) {
 		const char *id = m->names[i];
 		if (!event_id_valid(id)) {
-			snprintf(err, errlen, "nodes.%.64s: a node id is 1 to %d characters from "
-				 "A-Z a-z 0-9 . _ : / -", id, EVENT_ID_MAX);
+			snprintf(err, errlen,
+				 "nodes.%.64s: a node id is 1 to %d characters from "
+				 "A-Z a-z 0-9 . _ : / -",
+				 id, EVENT_ID_MAX);
 			return MW_ERR_INVALID;
 		}
 		if (strcmp(id, HUB_NODE_SELF) == 0) {
-			snprintf(err, errlen, "nodes.%s: the id '%s' is reserved for the hub's own "
-				 "events", id, HUB_NODE_SELF);
+			snprintf(err, errlen,
+				 "nodes.%s: the id '%s' is reserved for the hub's own "
+				 "events",
+				 id, HUB_NODE_SELF);
 			return MW_ERR_INVALID;
 		}
 		if (strlen(m->values[i]) < 8) {
-			snprintf(err, errlen, "nodes.%s: the token must be at least 8 characters", id);
+			snprintf(err, errlen, "nodes.%s: the token must be at least 8 characters",
+				 id);
 			return MW_ERR_INVALID;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(m->values[i], m->values[j]) == 0) {
-				snprintf(err, errlen, "nodes.%s: same token as nodes.%s; each node "
-					 "needs its own", id, m->names[j]);
+				snprintf(err, errlen,
+					 "nodes.%s: same token as nodes.%s; each node "
+					 "needs its own",
+					 id, m->names[j]);
 				return MW_ERR_INVALID;
 			}
 		}

@@ -21,7 +21,9 @@ struct hub_config {
 	int64_t max_body;         /* bytes, compressed or not */
 	int64_t blobs_max_size;   /* bytes of one PUT /v1/blobs/HASH body */
 	struct config_map nodes;  /* node id -> ingest token */
-	char api_token[256];      /* empty: queries are open */
+	char api_token[256];      /* a static admin token; empty: none */
+	int64_t session_ttl_ms;   /* auth.session_ttl: login sessions */
+	int64_t token_ttl_ms;     /* auth.token_ttl: API tokens, by default */
 };
 
 extern const struct config_key hub_config_keys[];

@@ -71,6 +71,40 @@ struct db_counters {
 	uint64_t nodes;  /* edge nodes known (the hub's own node not counted) */
 };
 
+/* A user of the hub (hub/auth.h says what the fields may hold). */
+#define DB_NAME_MAX 64
+#define DB_PASS_MAX 128
+struct db_user {
+	char name[DB_NAME_MAX + 1];
+	int role;		  /* enum role */
+	char pass[DB_PASS_MAX];	  /* encoded Argon2id */
+	int64_t created;	  /* ns */
+	bool disabled;
+};
+
+/* A token, stored as its SHA-256 only. */
+struct db_token {
+	int64_t id;		  /* row id, assigned by token_put() */
+	uint8_t digest[32];
+	char kind;		  /* enum token_kind */
+	char owner[DB_NAME_MAX + 1]; /* the user (or node) it acts for */
+	char name[DB_NAME_MAX + 1];  /* what its owner called it; may be empty */
+	int role;		  /* enum role it carries */
+	int64_t created, expires; /* ns; expires 0 = never */
+	int64_t revoked;	  /* ns; 0 = valid */
+};
+
+/* One line of the audit log: who did what, when, from where, and how it went. */
+struct db_audit {
+	int64_t id, ts;
+	char actor[DB_NAME_MAX + 16];  /* "user:alice", "node:edge-1", "anonymous" */
+	char action[32];	       /* "login", "user.create", "token.revoke"... */
+	char target[DB_NAME_MAX + 16]; /* what it acted on; may be empty */
+	char remote[64];	       /* the client's address */
+	char result[16];	       /* "ok", "denied", "failed" */
+	char detail[256];
+};
+
 struct db;
 
 struct db_ops {
@@ -102,6 +136,23 @@ struct db_ops {
 	/* Every node, by id; free(*out). */
 	int (*nodes_list)(struct db *db, struct db_node **out, size_t *n);
 	int (*counters)(struct db *db, struct db_counters *out);
+
+	/* Users, tokens and the audit log. Writers inside a transaction;
+	 * finders and lists are reader calls. */
+	int (*user_put)(struct db *db, const struct db_user *u, bool create); /* MW_ERR_EXISTS */
+	int (*user_get)(struct db *db, const char *name, struct db_user *out); /* NOTFOUND */
+	int (*user_delete)(struct db *db, const char *name);		   /* NOTFOUND */
+	int (*users_list)(struct db *db, struct db_user **out, size_t *n);   /* free(*out) */
+	int (*token_put)(struct db *db, struct db_token *t);		   /* sets t->id */
+	int (*token_find)(struct db *db, const uint8_t digest[32], struct db_token *out);
+	/* Tokens of owner (NULL: all), newest first; free(*out). */
+	int (*tokens_list)(struct db *db, const char *owner, struct db_token **out, size_t *n);
+	/* Revokes token id (or, with id 0, every token of owner) at ts. */
+	int (*token_revoke)(struct db *db, int64_t id, const char *owner, int64_t ts);
+	int (*audit_put)(struct db *db, const struct db_audit *a);
+	/* Lines with id > after, oldest first, at most limit; free(*out). */
+	int (*audit_list)(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
+			  size_t *n);
 };
 
 /* Every backend's handle starts with this. */

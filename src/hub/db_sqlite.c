@@ -26,6 +26,7 @@
  * a few 16 KiB frames. SQLite takes the size when it creates the file;
  * an existing hub.db keeps the size it has. */
 #include "hub/db.h"
+#include "hub/db_sqlite.h"
 
 #include "core/log.h"
 #include "hub/config.h"
@@ -78,11 +79,22 @@ struct db_sqlite {
 
 static struct db_sqlite *S(struct db *db) { return (struct db_sqlite *)db; }
 
-static int fail(sqlite3 *h, const char *what)
+sqlite3 *db_sqlite__writer(struct db *db) { return S(db)->w; }
+
+sqlite3 *db_sqlite__reader_lock(struct db *db)
+{
+	pthread_mutex_lock(&S(db)->rlock);
+	return S(db)->r;
+}
+
+void db_sqlite__reader_unlock(struct db *db) { pthread_mutex_unlock(&S(db)->rlock); }
+
+int db_sqlite__fail(sqlite3 *h, const char *what)
 {
 	log_error("msg=\"database error\" op=%s error=\"%s\"", what, sqlite3_errmsg(h));
 	return sqlite3_errcode(h) == SQLITE_BUSY ? MW_ERR_BUSY : MW_ERR_IO;
 }
+
 
 static int open_conn(const char *path, sqlite3 **out)
 {
@@ -129,14 +141,15 @@ static int sq_open(const char *dir, struct db **out)
 	}
 	if ((rc = open_conn(path, &s->w)))
 		goto fail;
-	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK) {
-		rc = fail(s->w, "schema");
+	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_sqlite__fail(s->w, "schema");
 		goto fail;
 	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 				       NULL) != SQLITE_OK) {
-			rc = fail(s->w, "prepare");
+			rc = db_sqlite__fail(s->w, "prepare");
 			goto fail;
 		}
 	}
@@ -152,7 +165,7 @@ fail:
 static int exec_w(struct db *db, const char *sql)
 {
 	if (sqlite3_exec(S(db)->w, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return fail(S(db)->w, sql);
+		return db_sqlite__fail(S(db)->w, sql);
 	return MW_OK;
 }
 
@@ -179,7 +192,7 @@ static int step_done(struct db *db, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? MW_OK : fail(S(db)->w, what);
+	return rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(S(db)->w, what);
 }
 
 static int sq_insert_event(struct db *db, const struct event *e, int flags, bool *is_new)
@@ -256,7 +269,7 @@ static int sq_get_event(struct db *db, const char *node, uint64_t seq, struct ev
 		if (flags)
 			*flags = sqlite3_column_int(st, 11);
 	} else {
-		rc = rc == SQLITE_DONE ? MW_ERR_NOTFOUND : fail(S(db)->w, "get event");
+		rc = rc == SQLITE_DONE ? MW_ERR_NOTFOUND : db_sqlite__fail(S(db)->w, "get event");
 	}
 	sqlite3_reset(st);
 	return rc;
@@ -278,7 +291,7 @@ static int sq_node_get(struct db *db, const char *node, struct db_node *out)
 		out->last_seen = sqlite3_column_int64(st, 4);
 		rc = MW_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? MW_OK : fail(S(db)->w, "get node");
+		rc = rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(S(db)->w, "get node");
 	}
 	sqlite3_reset(st);
 	return rc;
@@ -329,7 +342,7 @@ static int sq_drops_get(struct db *db, const char *node, uint64_t after, struct 
 		copy_text(st, 4, v[cnt].reason, sizeof(v[cnt].reason));
 		cnt++;
 	}
-	rc = rc == SQLITE_DONE ? MW_OK : fail(S(db)->w, "get drops");
+	rc = rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(S(db)->w, "get drops");
 out:
 	sqlite3_reset(st);
 	if (rc) {
@@ -389,7 +402,7 @@ static int read_page(sqlite3 *h, sqlite3_stmt *st, unsigned limit, struct db_pag
 			return rc;
 		p->ids[p->n++] = sqlite3_column_int64(st, 0);
 	}
-	return rc == SQLITE_DONE ? MW_OK : fail(h, "query events");
+	return rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(h, "query events");
 }
 
 static int sq_query(struct db *db, const struct db_query *q, struct db_page *out)
@@ -404,7 +417,7 @@ static int sq_query(struct db *db, const struct db_query *q, struct db_page *out
 		return rc;
 	pthread_mutex_lock(&s->rlock);
 	if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = fail(s->r, "prepare query");
+		rc = db_sqlite__fail(s->r, "prepare query");
 		goto out;
 	}
 	bind_query(st, q);
@@ -428,7 +441,7 @@ static int sq_nodes_list(struct db *db, struct db_node **out, size_t *n)
 	pthread_mutex_lock(&s->rlock);
 	if (sqlite3_prepare_v2(s->r, "SELECT node,acked_seq,acked_hash,events,breaks,last_seen "
 				     "FROM nodes ORDER BY node", -1, &st, NULL) != SQLITE_OK) {
-		rc = fail(s->r, "prepare nodes");
+		rc = db_sqlite__fail(s->r, "prepare nodes");
 		goto out;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -446,7 +459,7 @@ static int sq_nodes_list(struct db *db, struct db_node **out, size_t *n)
 		v[cnt].last_seen = sqlite3_column_int64(st, 5);
 		cnt++;
 	}
-	rc = rc == SQLITE_DONE ? MW_OK : fail(s->r, "list nodes");
+	rc = rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(s->r, "list nodes");
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->rlock);
@@ -471,7 +484,7 @@ static int sq_counters(struct db *db, struct db_counters *out)
 	if (sqlite3_prepare_v2(s->r, "SELECT COALESCE(SUM(events),0), "
 				     "COALESCE(SUM(node<>'" HUB_NODE_SELF "'),0) FROM nodes",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = fail(s->r, "prepare counters");
+		rc = db_sqlite__fail(s->r, "prepare counters");
 		goto out;
 	}
 	rc = sqlite3_step(st);
@@ -480,7 +493,7 @@ static int sq_counters(struct db *db, struct db_counters *out)
 		out->nodes = (uint64_t)sqlite3_column_int64(st, 1);
 		rc = MW_OK;
 	} else {
-		rc = fail(s->r, "counters");
+		rc = db_sqlite__fail(s->r, "counters");
 	}
 out:
 	sqlite3_finalize(st);
@@ -504,4 +517,14 @@ const struct db_ops db_sqlite_ops = {
 	.query = sq_query,
 	.nodes_list = sq_nodes_list,
 	.counters = sq_counters,
+	.user_put = db_sqlite__user_put,
+	.user_get = db_sqlite__user_get,
+	.user_delete = db_sqlite__user_delete,
+	.users_list = db_sqlite__users_list,
+	.token_put = db_sqlite__token_put,
+	.token_find = db_sqlite__token_find,
+	.tokens_list = db_sqlite__tokens_list,
+	.token_revoke = db_sqlite__token_revoke,
+	.audit_put = db_sqlite__audit_put,
+	.audit_list = db_sqlite__audit_list,
 };

@@ -24,6 +24,7 @@
 #include "hub/ingest.h"
 #include "hub/metrics.h"
 #include "hub/query.h"
+#include "hub/users.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -41,21 +42,77 @@
 struct http_route {
 	const char *method, *path;
 	http_handler fn;
-	bool query_token; /* needs api.token when set */
-	bool ingest;      /* refusals count in mw_hub_batches_rejected_total */
-	bool prefix;      /* path is a prefix; the handler parses the rest */
-	bool blob;        /* body capped by blobs.max_size, not max_body */
+	unsigned roles;	  /* enum role bits admitted; 0: anyone, no credential needed */
+	bool self_auth;	  /* the handler checks the credential itself (roles documents it) */
+	bool ingest;	  /* refusals count in mw_hub_batches_rejected_total */
+	bool prefix;	  /* path is a prefix; the handler parses the rest */
+	bool blob;	  /* body capped by blobs.max_size, not max_body */
+	const char *what; /* for the role table */
 };
 
+#define R(m, p, fn, roles, self, ingest, prefix, blob, what)      \
+	{                                                         \
+		m, p, fn, roles, self, ingest, prefix, blob, what \
+	}
+
+/* Which role may call what: docs/security.md is printed from this table
+ * (mw-hub --help-roles), and test_roles.py calls every row under every
+ * role. Edges send events and snapshots with their node credential; the
+ * ingest handlers check it themselves, as their refusals are counted. */
 static const struct http_route routes[] = {
-	{"POST", "/v1/ingest", ingest_handle, false, true, false, false},
-	{"GET", "/v1/events", query_events, true, false, false, false},
-	{"GET", "/v1/nodes", query_nodes, true, false, false, false},
-	{"PUT", HUB_BLOBS_PREFIX, hub_blobs_handle_put, false, false, true, true},
-	{"GET", HUB_BLOBS_PREFIX, hub_blobs_handle_get, true, false, true, false},
-	{"GET", "/healthz", query_health, false, false, false, false},
-	{"GET", "/metrics", metrics_handle, false, false, false, false},
+	R("POST", "/v1/ingest", ingest_handle, ROLE_NODE, true, true, false, false,
+	  "an edge sends a batch of events"),
+	R("PUT", HUB_BLOBS_PREFIX, hub_blobs_handle_put, ROLE_NODE, true, false, true, true,
+	  "an edge uploads a snapshot"),
+	R("GET", "/v1/events", query_events, ROLE_USERS, false, false, false, false,
+	  "query events"),
+	R("GET", "/v1/nodes", query_nodes, ROLE_USERS, false, false, false, false, "list nodes"),
+	R("GET", HUB_BLOBS_PREFIX, hub_blobs_handle_get, ROLE_USERS, false, false, true, false,
+	  "download a snapshot"),
+	R("POST", "/v1/bootstrap", users_bootstrap, 0, false, false, false, false,
+	  "create the first admin with the one-time bootstrap token"),
+	R("POST", "/v1/login", users_login, 0, false, false, false, false,
+	  "log in with user name and password"),
+	R("POST", "/v1/logout", users_logout, ROLE_USERS, false, false, false, false,
+	  "revoke the token of the request"),
+	R("GET", "/v1/whoami", users_whoami, ROLE_ALL, false, false, false, false,
+	  "who the credential belongs to"),
+	R("GET", "/v1/users", users_list, ROLE_ADMIN, false, false, false, false, "list users"),
+	R("POST", "/v1/users", users_create, ROLE_ADMIN, false, false, false, false,
+	  "create a user"),
+	R("PATCH", "/v1/users/", users_change, ROLE_ADMIN, false, false, true, false,
+	  "change a user's role, password or disabled flag"),
+	R("DELETE", "/v1/users/", users_delete, ROLE_ADMIN, false, false, true, false,
+	  "delete a user"),
+	R("GET", "/v1/tokens", users_tokens_list, ROLE_USERS, false, false, false, false,
+	  "list API tokens (an admin sees everyone's)"),
+	R("POST", "/v1/tokens", users_tokens_create, ROLE_USERS, false, false, false, false,
+	  "create an API token for scripts"),
+	R("DELETE", "/v1/tokens/", users_tokens_revoke, ROLE_USERS, false, false, true, false,
+	  "revoke an API token (an admin may revoke anyone's)"),
+	R("GET", "/v1/audit", users_audit_list, ROLE_ADMIN, false, false, false, false,
+	  "read the audit log"),
+	R("GET", "/healthz", query_health, 0, false, false, false, false, "liveness"),
+	R("GET", "/metrics", metrics_handle, 0, false, false, false, false, "Prometheus metrics"),
 };
+
+void http_print_roles(FILE *f)
+{
+	static const enum role cols[] = {ROLE_ADMIN, ROLE_OPERATOR, ROLE_DATA, ROLE_VIEWER,
+					 ROLE_NODE};
+
+	fprintf(f, "| endpoint | what | admin | operator | data-scientist | viewer | node | "
+		   "no credential |\n"
+		   "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+	for (size_t i = 0; i < MW_ARRAY_LEN(routes); i++) {
+		const struct http_route *r = &routes[i];
+		fprintf(f, "| `%s %s%s` | %s |", r->method, r->path, r->prefix ? "…" : "",
+			r->what);
+		for (size_t c = 0; c < MW_ARRAY_LEN(cols); c++)
+			fprintf(f, " %s |", !r->roles || (r->roles & cols[c]) ? "yes" : "—");
+		fprintf(f, " %s |\n", r->roles ? "—" : "yes");
+	}
+}
 
 struct http_server {
 	struct hub *hub;
@@ -149,8 +206,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 }
 
 /* Finds the route of path; *path_known tells a 405 from a 404. */
-static const struct http_route *find_route(const char *method, const char *path,
-					   const char **allow)
+static const struct http_route *find_route(const char *method, const char *path, const char **allow)
 {
 	*allow = NULL;
 	for (size_t i = 0; i < MW_ARRAY_LEN(routes); i++) {
@@ -167,17 +223,31 @@ static const struct http_route *find_route(const char *method, const char *path,
 
 static bool length_over(struct MHD_Connection *c, int64_t max)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	int64_t n;
 	return cl && mw_parse_i64(cl, 0, INT64_MAX, &n) == MW_OK && n > max;
 }
 
-static void count_reject(struct http_server *srv, const struct http_req *req,
-			 enum hub_reject why)
+static void count_reject(struct http_server *srv, const struct http_req *req, enum hub_reject why)
 {
 	if (req->route && req->route->ingest)
 		atomic_fetch_add(&srv->hub->m.rejected[why], 1);
+}
+
+static void remote_of(struct MHD_Connection *c, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	mw_strlcpy(out, "?", cap);
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)cap);
 }
 
 /* First call for a request: route it and refuse early what we can. */
@@ -195,6 +265,7 @@ static enum MHD_Result on_headers(struct http_server *srv, struct MHD_Connection
 	req->conn = c;
 	req->url = url;
 	req->method = method;
+	remote_of(c, req->remote, sizeof(req->remote));
 	req->route = find_route(method, url, &allow);
 	cap = req->route && req->route->blob ? srv->hub->cfg->blobs_max_size
 					     : srv->hub->cfg->max_body;
@@ -217,6 +288,31 @@ static enum MHD_Result on_headers(struct http_server *srv, struct MHD_Connection
 	return MHD_YES;
 }
 
+/* Who sent req, and may they call its route? If not, a 401 (no or an
+ * unknown credential) or 403 (a role the route does not admit) in resp. */
+static bool allowed(struct hub *h, struct http_req *req, struct http_resp *resp)
+{
+	const struct http_route *r = req->route;
+
+	if (r->self_auth)
+		return true;
+	users_authenticate(h, http_bearer(req), &req->who);
+	if (!r->roles)
+		return true;
+	if (req->who.kind == PRINCIPAL_NONE) {
+		http_error(resp, MHD_HTTP_UNAUTHORIZED,
+			   "missing, unknown, expired or revoked credential; log in (mw login) "
+			   "or send Authorization: Bearer TOKEN");
+		return false;
+	}
+	if (!(r->roles & req->who.role)) {
+		http_error(resp, MHD_HTTP_FORBIDDEN, "%s %s: not allowed for the role %s",
+			   req->method, r->path, role_name(req->who.role));
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result dispatch(struct http_server *srv, struct http_req *req)
 {
 	struct http_resp resp = {0};
@@ -227,9 +323,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct http_req *req)
 		count_reject(srv, req, REJ_TOO_LARGE);
 		http_error(&resp, HTTP_TOO_LARGE, "body: larger than %s (%zu bytes)",
 			   req->route->blob ? "blobs.max_size" : "max_body", req->body.cap);
-	} else if (req->route->query_token && !hub_api_token_ok(srv->hub, http_bearer(req))) {
-		http_error(&resp, MHD_HTTP_UNAUTHORIZED,
-			   "missing or wrong API token; send Authorization: Bearer <api.token>");
+	} else if (!allowed(srv->hub, req, &resp)) {
+		/* 401 or 403 in resp */
 	} else {
 		req->route->fn(srv->hub, req, &resp);
 	}
@@ -241,8 +336,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct http_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_size, void **con_cls)
 {
 	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
@@ -313,9 +408,8 @@ int http_start(struct hub *h, const char *host, uint16_t port, struct http_serve
 	srv->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port, NULL,
 		NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (!srv->d) {
 		log_error("msg=\"cannot listen\" host=%s port=%u hint=\"is the port in use?\"",

@@ -10,11 +10,13 @@
 #define MW_HUB_HTTP_H
 
 #include "core/buf.h"
+#include "hub/auth.h"
 #include "hub/hub.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct http_req {
 	struct MHD_Connection *conn;
@@ -22,6 +24,8 @@ struct http_req {
 	const struct http_route *route;
 	struct buf body;
 	bool too_big;
+	struct principal who; /* who sent it (PRINCIPAL_NONE on open routes without one) */
+	char remote[64];      /* the client's address */
 };
 
 struct http_resp {
@@ -40,6 +44,10 @@ int http_start(struct hub *h, const char *host, uint16_t port, struct http_serve
 uint16_t http_port(const struct http_server *s);
 /* Stops accepting, finishes the requests in flight, frees the server. */
 void http_stop(struct http_server *s);
+
+/* Writes the role table (which role may call which endpoint) as Markdown:
+ * `mw-hub --help-roles`, docs/security.md. */
+void http_print_roles(FILE *f);
 
 /* A request header or query-string argument; NULL when absent. */
 const char *http_header(const struct http_req *req, const char *name);

@@ -8,22 +8,35 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "hub/auth.h"
 #include "hub/blobs.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *reject_names[REJ_COUNT] = {"auth",    "forbidden", "too_large",
-					      "encoding", "invalid",  "store"};
+static const char *reject_names[REJ_COUNT] = {"auth",	  "forbidden", "too_large",
+					      "encoding", "invalid",   "store"};
 
 const char *hub_reject_name(enum hub_reject r)
 {
 	return (unsigned)r < REJ_COUNT ? reject_names[r] : "?";
 }
 
-static void digest(const char *s, uint8_t out[EVENT_HASH_LEN])
+static void digest(const char *s, uint8_t out[EVENT_HASH_LEN]) { hash_sha256(s, strlen(s), out); }
+
+/* With no user yet, a one-time token for the first admin. */
+static int open_bootstrap(struct hub *h)
 {
-	hash_sha256(s, strlen(s), out);
+	struct db_user *users = NULL;
+	size_t n = 0;
+	int rc = h->db->ops->users_list(h->db, &users, &n);
+
+	free(users);
+	if (rc || n > 0)
+		return rc;
+	rc = auth_token_new(TOKEN_BOOTSTRAP, h->bootstrap_token, h->bootstrap_digest);
+	h->bootstrap_open = rc == MW_OK;
+	return rc;
 }
 
 int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *backend)
@@ -46,7 +59,8 @@ int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *b
 	if (h->api_token_set)
 		digest(cfg->api_token, h->api_digest);
 	if ((rc = backend->open(cfg->data_dir, &h->db)) ||
-	    (rc = hub_blobs_open(cfg->data_dir, &h->blobs)))
+	    (rc = hub_blobs_open(cfg->data_dir, &h->blobs)) ||
+	    (rc = auth_limiter_new(&h->limiter)) || (rc = open_bootstrap(h)))
 		goto fail;
 	return MW_OK;
 fail:
@@ -63,6 +77,8 @@ void hub_close(struct hub *h)
 	h->blobs = NULL;
 	free(h->node_digests);
 	h->node_digests = NULL;
+	auth_limiter_free(h->limiter);
+	h->limiter = NULL;
 	pthread_mutex_destroy(&h->write_lock);
 }
 
@@ -84,9 +100,7 @@ bool hub_api_token_ok(const struct hub *h, const char *token)
 {
 	uint8_t d[EVENT_HASH_LEN];
 
-	if (!h->api_token_set)
-		return true;
-	if (!token)
+	if (!h->api_token_set || !token)
 		return false;
 	digest(token, d);
 	return hash_equal(d, h->api_digest, EVENT_HASH_LEN);

@@ -34,6 +34,7 @@ struct hub_metrics {
 };
 
 struct hub_blobs;
+struct auth_limiter;
 
 struct hub {
 	const struct hub_config *cfg;
@@ -41,25 +42,31 @@ struct hub {
 	struct hub_blobs *blobs;    /* evidence snapshots (hub/blobs.h) */
 	pthread_mutex_t write_lock; /* one writer at a time (db.h) */
 	struct hub_metrics m;
-	int64_t started_ns;         /* wall clock, for process_start_time_seconds */
+	int64_t started_ns; /* wall clock, for process_start_time_seconds */
 	int64_t started_mono;
 	uint8_t (*node_digests)[EVENT_HASH_LEN]; /* SHA-256 of each nodes.* token */
 	bool api_token_set;
 	uint8_t api_digest[EVENT_HASH_LEN];
+	struct auth_limiter *limiter; /* failed logins (hub/auth.h) */
+	/* While no user exists: the one-time token that creates the first
+	 * admin (POST /v1/bootstrap), printed at start. Guarded by write_lock. */
+	bool bootstrap_open;
+	char bootstrap_token[80];
+	uint8_t bootstrap_digest[EVENT_HASH_LEN];
 };
 
 const char *hub_reject_name(enum hub_reject r);
 
 /* Opens the store and the blob store under cfg->data_dir with the given
  * backend. */
-int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *backend)
-	MW_MUST_CHECK;
+int hub_open(struct hub *h, const struct hub_config *cfg,
+	     const struct db_ops *backend) MW_MUST_CHECK;
 void hub_close(struct hub *h);
 
 /* The node whose ingest token this is (constant time over all nodes), or
  * NULL. */
 const char *hub_node_for_token(const struct hub *h, const char *token);
-/* True when no api.token is set or the token matches it (constant time). */
+/* True when api.token is set and the token matches it (constant time). */
 bool hub_api_token_ok(const struct hub *h, const char *token);
 
 #endif

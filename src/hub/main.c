@@ -14,6 +14,7 @@
 #include "hub/hub.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@
 static const char usage[] =
 	"usage: mw-hub [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
 	"              [--log-level debug|info|warn|error] [--set KEY=VALUE]...\n"
-	"       mw-hub --help | --help-config | --version\n"
+	"       mw-hub --help | --help-config | --help-roles | --version\n"
 	"\n"
 	"The Millwright hub: receives the event batches of mw-edge nodes over HTTP,\n"
 	"checks each node's hash chain, stores the events (SQLite in DATA_DIR/hub.db)\n"
@@ -41,6 +42,7 @@ static const char usage[] =
 	"  --log-level L      same as --set log.level=L\n"
 	"  --set KEY=VALUE    set any key; applied after --config, in order\n"
 	"  --help-config      print every setting as Markdown and exit\n"
+	"  --help-roles       print which role may call which endpoint and exit\n"
 	"  --version          print the version and exit\n"
 	"\n"
 	"example config (/etc/mw-hub.yaml):\n"
@@ -51,14 +53,42 @@ static const char usage[] =
 	"    press-line-1: 6f1c0d2e9a7b4c11\n"
 	"    paint-shop-2: a93e55f0c2d84b07\n"
 	"  api:\n"
-	"    token: a-long-random-secret  # needed by `mw` for /v1/events, /v1/nodes\n"
+	"    token: a-long-random-secret  # optional: a static admin token for scripts\n"
 	"\n"
 	"  mw-hub --config /etc/mw-hub.yaml\n"
 	"  curl http://127.0.0.1:7800/healthz\n"
 	"\n"
+	"The first start, with no user yet, prints a one-time bootstrap token: give it\n"
+	"to `mw login --bootstrap TOKEN` to create the first admin.\n"
+	"\n"
 	"API: POST /v1/ingest, PUT /v1/blobs/HASH (edges), GET /v1/events, /v1/nodes,\n"
-	"/v1/blobs/HASH, /healthz, /metrics.\n"
-	"See docs/protocol.md. The bound address is written to DATA_DIR/hub.addr.\n";
+	"/v1/blobs/HASH, users and tokens (/v1/login, /v1/users, /v1/tokens, /v1/audit),\n"
+	"/healthz, /metrics. See docs/protocol.md and docs/security.md. The bound\n"
+	"address is written to DATA_DIR/hub.addr.\n";
+
+/* No user exists yet: how to create the first admin. The token goes to
+ * stderr and to DATA_DIR/bootstrap.token (mode 0600), never to the log
+ * lines of a running hub; it is good until used or the hub restarts. */
+static void print_bootstrap(const struct hub *h, const char *host, uint16_t port)
+{
+	char path[1024];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bootstrap.token", h->cfg->data_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0 && (f = fdopen(fd, "w"))) {
+		fprintf(f, "%s\n", h->bootstrap_token);
+		fclose(f);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	fprintf(stderr,
+		"mw-hub: no users yet. Create the first admin with this one-time token:\n"
+		"  mw --hub http://%s:%u login --bootstrap %s --user admin\n"
+		"(also in %s, readable by this user only)\n",
+		host, (unsigned)port, h->bootstrap_token, path);
+}
 
 /* Applies the settings the command line gives; 0, 1 (exit 0) or 2. */
 static int apply_args(int argc, char **argv, struct hub_config *c)
@@ -73,6 +103,10 @@ static int apply_args(int argc, char **argv, struct hub_config *c)
 		}
 		if (strcmp(argv[i], "--help-config") == 0) {
 			config_write_docs(hub_config_keys, "mw-hub settings", stdout);
+			return 1;
+		}
+		if (strcmp(argv[i], "--help-roles") == 0) {
+			http_print_roles(stdout);
 			return 1;
 		}
 		if (strcmp(argv[i], "--version") == 0) {
@@ -117,7 +151,8 @@ static int apply_args(int argc, char **argv, struct hub_config *c)
 			key = kv;
 			val = eq + 1;
 		} else {
-			fprintf(stderr, "mw-hub: unknown option '%s'; see mw-hub --help\n", argv[i]);
+			fprintf(stderr, "mw-hub: unknown option '%s'; see mw-hub --help\n",
+				argv[i]);
 			return 2;
 		}
 		if (config_set(hub_config_keys, c, key, val, err, sizeof(err))) {
@@ -200,8 +235,10 @@ static int serve(struct hub_config *c)
 	if ((rc = http_start(&h, host, port, &srv)) ||
 	    (rc = write_addr(c->data_dir, host, http_port(srv))))
 		goto out;
-	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s", MW_VERSION,
-		 c->nodes.n, h.api_token_set ? "set" : "none");
+	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s", MW_VERSION, c->nodes.n,
+		 h.api_token_set ? "set" : "none");
+	if (h.bootstrap_open)
+		print_bootstrap(&h, host, http_port(srv));
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1,0 +1,33 @@
+/* db_sqlite.h -- what the SQLite backend's files share (db_sqlite.c: events
+ * and nodes; db_sqlite_auth.c: users, tokens, audit). Not for other
+ * modules: they go through struct db_ops. */
+#ifndef MW_HUB_DB_SQLITE_H
+#define MW_HUB_DB_SQLITE_H
+
+#include "hub/db.h"
+
+#include <sqlite3.h>
+
+extern const char db_sqlite__auth_schema[];
+
+/* The writer connection: only between begin() and commit(). */
+sqlite3 *db_sqlite__writer(struct db *db);
+/* The reader connection, held until db_sqlite__reader_unlock(). */
+sqlite3 *db_sqlite__reader_lock(struct db *db);
+void db_sqlite__reader_unlock(struct db *db);
+/* Logs the connection's last error for what; MW_ERR_BUSY or MW_ERR_IO. */
+int db_sqlite__fail(sqlite3 *h, const char *what);
+
+int db_sqlite__user_put(struct db *db, const struct db_user *u, bool create);
+int db_sqlite__user_get(struct db *db, const char *name, struct db_user *out);
+int db_sqlite__user_delete(struct db *db, const char *name);
+int db_sqlite__users_list(struct db *db, struct db_user **out, size_t *n);
+int db_sqlite__token_put(struct db *db, struct db_token *t);
+int db_sqlite__token_find(struct db *db, const uint8_t digest[32], struct db_token *out);
+int db_sqlite__tokens_list(struct db *db, const char *owner, struct db_token **out, size_t *n);
+int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, int64_t ts);
+int db_sqlite__audit_put(struct db *db, const struct db_audit *a);
+int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
+			  size_t *n);
+
+#endif

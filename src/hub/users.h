@@ -1,0 +1,41 @@
+/* users.h -- the hub's people: bootstrap, login, users, API tokens, and
+ * the audit log every security-relevant action writes to.
+ *
+ * Endpoints (docs/security.md has the role table):
+ *   POST /v1/bootstrap   {token, user, password}: the first admin, once
+ *   POST /v1/login       {user, password} -> {token, expires, role}
+ *   POST /v1/logout      revokes the token of the request
+ *   GET  /v1/whoami
+ *   GET  /v1/users       POST /v1/users {name, role, password}
+ *   PATCH /v1/users/NAME {role?, password?, disabled?}   DELETE /v1/users/NAME
+ *   GET  /v1/tokens      POST /v1/tokens {name, role?, ttl?}   DELETE /v1/tokens/ID
+ *   GET  /v1/audit       ?after=ID&limit=N */
+#ifndef MW_HUB_USERS_H
+#define MW_HUB_USERS_H
+
+#include "hub/auth.h"
+#include "hub/http.h"
+
+/* Who sent req (hub/auth.h), from its Bearer token; PRINCIPAL_NONE when it
+ * sent none or one that is unknown, expired or revoked. */
+void users_authenticate(struct hub *h, const char *bearer, struct principal *out);
+
+/* Appends a line to the audit log (takes the write lock). result is "ok",
+ * "denied" or "failed"; target and detail may be empty. */
+void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
+		 const char *result, const char *detail);
+
+void users_bootstrap(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_login(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_logout(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_whoami(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_list(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_create(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_change(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_delete(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_tokens_list(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_tokens_create(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_tokens_revoke(struct hub *h, struct http_req *req, struct http_resp *resp);
+void users_audit_list(struct hub *h, struct http_req *req, struct http_resp *resp);
+
+#endif
