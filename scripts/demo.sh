@@ -100,6 +100,21 @@ hub_pid=$!
 hub_addr=$(wait_addr "$demo/hub/data/hub.addr" "$hub_pid" hub) || stop 1
 hub_url="http://$hub_addr"
 
+# The hub has users: the first start makes the admin "demo" with the
+# one-time bootstrap token the hub writes; later starts log in again. The
+# session stays in $demo/credentials (the file `mw` reads), and a viewer
+# API token serves the curl lines below.
+export MW_CREDENTIALS="$demo/credentials"
+[ -s "$demo/admin.password" ] || (umask 077 && random_hex >"$demo/admin.password")
+if [ -s "$demo/hub/data/bootstrap.token" ]; then
+	"$bin/mw" --hub "$hub_url" login --user demo --password-stdin \
+		--bootstrap "$(cat "$demo/hub/data/bootstrap.token")" <"$demo/admin.password"
+else
+	"$bin/mw" --hub "$hub_url" login --user demo --password-stdin <"$demo/admin.password"
+fi >>"$demo/hub.log" 2>&1 || die "cannot log in to the demo hub; see $demo/hub.log"
+view_token=$("$bin/mw" tokens create demo-curl --role viewer --ttl 1d 2>>"$demo/hub.log") ||
+	die "cannot make an API token; see $demo/hub.log"
+
 cat >"$demo/edge/edge.yaml" <<EOF
 # mw-edge demo config, written by scripts/demo.sh
 node:
@@ -169,15 +184,16 @@ overheating past 80 C, after about two minutes.
 
 Where to look:
 
-  curl -s '$hub_url/v1/events?severity=alarm&limit=5'
-  curl -s '$hub_url/v1/events?severity=warning&limit=5'
-  curl -s '$hub_url/v1/events?kind=zone.intrusion&limit=5'
-  curl -s '$hub_url/v1/events?kind=part.counted&limit=5'
-  curl -s -o snapshot.jpg $hub_url/v1/blobs/HASH     (HASH from an event's blobs)
-  curl -s $hub_url/v1/nodes
+  export MW_CREDENTIALS=$demo/credentials   # you are logged in as admin "demo"
+  $bin/mw events --severity alarm
+  $bin/mw events --kind part.counted --limit 5
+  $bin/mw nodes
+  $bin/mw users; $bin/mw audit
+  curl -s -H 'Authorization: Bearer $view_token' '$hub_url/v1/events?kind=zone.intrusion&limit=5'
+  curl -s -H 'Authorization: Bearer $view_token' -o snapshot.jpg $hub_url/v1/blobs/HASH
+                                                   (HASH from an event's blobs)
   curl -s $hub_url/metrics
   curl -s -H 'Authorization: Bearer $api_token' $edge_url/v1/status
-  $bin/mw events --hub $hub_url --severity alarm
   tail -f $demo/alarms.log
 
 Try an outage: kill -STOP $hub_pid (the edge keeps recording and alarming),

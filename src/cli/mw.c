@@ -1,17 +1,18 @@
 /* mw.c -- the command-line client of the hub's REST API.
  *
- * A thin reader: it builds a URL, GETs it with our HTTP client (core/http.h),
- * and prints the JSON answer as a table (or raw with --json). Every failure says what to
- * do next: which flag or variable to set, or what the hub said. The hub
- * address and token come from --hub/--token or MW_HUB/MW_TOKEN. */
+ * A thin client: it builds a URL, calls it with our HTTP client
+ * (core/http.h), and prints the JSON answer as a table (or raw with
+ * --json). Every failure says what to do next: which flag or variable to
+ * set, or what the hub said. The hub address and token come from
+ * --hub/--token, MW_HUB/MW_TOKEN, or the login `mw login` saved
+ * (account.c). */
+#include "cli/cli.h"
+
 #include "core/buf.h"
-#include "core/event.h"
 #include "core/http.h"
-#include "core/mw.h"
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,6 @@
 
 #define ANSWER_CAP ((size_t)256 << 20)
 #define TIMEOUT_MS 60000L
-#define DEFAULT_HUB "http://127.0.0.1:7800"
 
 static const char usage[] =
 	"usage: mw [--hub URL] [--token TOKEN] COMMAND [options]\n"
@@ -34,86 +34,119 @@ static const char usage[] =
 	"           [--since NS] [--until NS] [--after CURSOR] [--limit 1-1000] [--json]\n"
 	"  nodes    list the edge nodes the hub knows, with their acked seq [--json]\n"
 	"  health   check that the hub answers\n"
+	"  login    [--user NAME] [--password-stdin]: log in; the session is kept in\n"
+	"           " CLI_CREDENTIALS_HELP "\n"
+	"           --bootstrap TOKEN --user NAME: create the hub's first admin\n"
+	"  logout   end the session    whoami   who the hub thinks you are\n"
+	"  users    list | add NAME --role R | set NAME [--role R] [--password]\n"
+	"           [--disable | --enable] | rm NAME                     (admin)\n"
+	"  tokens   list | create NAME [--role viewer] [--ttl 90d] | revoke ID\n"
+	"  audit    the audit log [--after ID] [--limit N]                (admin)\n"
 	"\n"
-	"  --hub URL      the hub (default $MW_HUB, else " DEFAULT_HUB ")\n"
-	"  --token TOKEN  the hub's api.token (default $MW_TOKEN)\n"
+	"  --hub URL      the hub (default $MW_HUB, else the hub of your login, else\n"
+	"                 " DEFAULT_HUB ")\n"
+	"  --token TOKEN  a session or API token, or the hub's api.token (default\n"
+	"                 $MW_TOKEN, else the token of your login)\n"
+	"  --json         print the hub's answer as it is\n"
+	"\n"
+	"Passwords are read from the terminal without echo, or from standard input\n"
+	"(one line) with --password-stdin or when it is not a terminal.\n"
 	"\n"
 	"examples:\n"
+	"  mw login --user alice\n"
 	"  mw events --node press-1 --severity alarm\n"
+	"  mw users add bob --role operator\n"
+	"  mw tokens create grafana --role viewer --ttl 365d\n"
 	"  MW_HUB=http://hub.plant:7800 mw nodes\n";
 
-struct opts {
-	const char *hub, *token, *cmd;
-	const char *node, *source, *kind, *severity, *since, *until, *after, *limit;
-	int json;
-};
-
-/* GETs hub+path into a; 0 on a 200 answer, else prints why and returns 1. */
-static int get(const struct opts *o, const char *path, struct http_response *a)
+/* Says why the hub refused, and what to do about it. */
+static void explain(const struct opts *o, long status, const char *msg)
 {
-	char url[4096];
+	if (status == 401)
+		fprintf(stderr,
+			"mw: the hub refused the request (401): %s; log in with `mw "
+			"login`, or set --token or MW_TOKEN\n",
+			msg ? msg : "unauthorised");
+	else if (status == 403)
+		fprintf(stderr,
+			"mw: not allowed (403): %s; an admin can change your role (mw users "
+			"set NAME --role R)\n",
+			msg ? msg : "forbidden");
+	else
+		fprintf(stderr, "mw: the hub at %s answered %ld: %s\n", o->hub, status,
+			msg ? msg : "(no error message)");
+}
+
+int cli_call(const struct opts *o, const char *method, const char *path, json_t *body, json_t **out)
+{
+	char url[4096], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	const char *hdrs[] = {"Content-Type: application/json", NULL};
 	struct http_request req = {
-		.method = "GET",
+		.method = method,
 		.url = url,
+		.headers = body ? hdrs : NULL,
 		.bearer = o->token,
+		.body = text,
+		.body_len = text ? strlen(text) : 0,
 		.timeout_ms = TIMEOUT_MS,
 		.max_response = ANSWER_CAP,
 	};
+	struct http_response a = {0};
+	json_error_t jerr;
+	json_t *j = NULL;
+	bool ok;
 	int rc;
 
+	*out = NULL;
+	json_decref(body);
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->hub, path) >= sizeof(url)) {
 		fprintf(stderr, "mw: the URL is longer than %zu bytes; shorten the filters\n",
 			sizeof(url) - 1);
+		free(text);
 		return 1;
 	}
-	rc = http_request(&req, a);
-	if (rc == MW_ERR_INVALID && a->status == 0) {
-		fprintf(stderr, "mw: %s; check --hub or MW_HUB\n", a->error);
-		return 1;
-	}
-	if (rc == MW_ERR_TOOBIG) {
-		fprintf(stderr, "mw: %s; narrow the query (--limit)\n", a->error);
-		return 1;
-	}
+	rc = http_request(&req, &a);
+	free(text);
+	if (rc == MW_ERR_INVALID && a.status == 0)
+		fprintf(stderr, "mw: %s; check --hub or MW_HUB\n", a.error);
+	else if (rc == MW_ERR_TOOBIG)
+		fprintf(stderr, "mw: %s; narrow the query (--limit)\n", a.error);
+	else if (rc)
+		fprintf(stderr,
+			"mw: cannot reach the hub at %s: %s; is mw-hub running? "
+			"set --hub or MW_HUB\n",
+			o->hub, a.error);
 	if (rc) {
-		fprintf(stderr, "mw: cannot reach the hub at %s: %s; is mw-hub running? "
-			"set --hub or MW_HUB\n", o->hub, a->error);
+		http_response_free(&a);
 		return 1;
 	}
-	if (a->status == 200)
-		return 0;
-	json_t *j = json_loadb(a->body.data, a->body.len, 0, NULL);
-	const char *msg = json_string_value(json_object_get(j, "error"));
-	if (a->status == 401)
-		fprintf(stderr, "mw: the hub refused the request (401): %s; set --token or "
-			"MW_TOKEN to the hub's api.token\n", msg ? msg : "unauthorised");
-	else
-		fprintf(stderr, "mw: the hub at %s answered %ld: %s\n", o->hub, a->status,
-			msg ? msg : "(no error message)");
-	json_decref(j);
-	return 1;
+	j = json_loadb(a.body.data, a.body.len, 0, &jerr);
+	ok = a.status >= 200 && a.status <= 299;
+	if (!ok) {
+		explain(o, a.status, json_string_value(json_object_get(j, "error")));
+		json_decref(j);
+		j = NULL;
+	} else if (o->json) {
+		fwrite(a.body.data, 1, a.body.len, stdout);
+	} else if (!j) {
+		fprintf(stderr, "mw: the hub's answer is not JSON (%s); is %s a Millwright hub?\n",
+			jerr.text, o->hub);
+	}
+	http_response_free(&a);
+	*out = j;
+	return ok && (j || o->json) ? 0 : 1;
 }
 
 static json_t *get_json(const struct opts *o, const char *path)
 {
-	struct http_response a = {0};
-	json_t *j = NULL;
-	json_error_t jerr;
+	json_t *j;
 
-	if (get(o, path, &a) == 0) {
-		if (o->json) {
-			fwrite(a.body.data, 1, a.body.len, stdout);
-			j = json_true(); /* printed as is */
-		} else if (!(j = json_loadb(a.body.data, a.body.len, 0, &jerr))) {
-			fprintf(stderr, "mw: the hub's answer is not JSON (%s); is %s a "
-				"Millwright hub?\n", jerr.text, o->hub);
-		}
-	}
-	http_response_free(&a);
-	return j;
+	if (cli_call(o, "GET", path, NULL, &j))
+		return NULL;
+	return j ? j : json_true(); /* with --json: printed as is */
 }
 
-static void fmt_time(int64_t ns, char *out, size_t cap)
+void cli_time(int64_t ns, char *out, size_t cap)
 {
 	time_t s = (time_t)(ns / 1000000000);
 	struct tm tm;
@@ -146,7 +179,7 @@ static int add_param(struct buf *q, const char *name, const char *value)
 static void print_event(const json_t *e)
 {
 	char when[32], *attrs = json_dumps(json_object_get(e, "attrs"), JSON_COMPACT);
-	fmt_time(json_integer_value(json_object_get(e, "ts")), when, sizeof(when));
+	cli_time(json_integer_value(json_object_get(e, "ts")), when, sizeof(when));
 	printf("%-20s  %-16s %8" JSON_INTEGER_FORMAT "  %-7s  %-22s %-18s %.80s\n", when,
 	       json_string_value(json_object_get(e, "node")),
 	       json_integer_value(json_object_get(e, "seq")),
@@ -156,12 +189,12 @@ static void print_event(const json_t *e)
 	free(attrs);
 }
 
-static int cmd_events(const struct opts *o)
+static int cmd_events(struct opts *o)
 {
-	const char *names[] = {"node", "source", "kind", "severity", "since", "until", "after",
-			       "limit"};
-	const char *vals[] = {o->node, o->source, o->kind, o->severity, o->since, o->until,
-			      o->after, o->limit};
+	const char *names[] = {"node",	"source", "kind",  "severity",
+			       "since", "until",  "after", "limit"};
+	const char *vals[] = {o->node,	o->source, o->kind,  o->severity,
+			      o->since, o->until,  o->after, o->limit};
 	struct buf q;
 	json_t *j, *evs, *e;
 	char path[9000];
@@ -185,8 +218,7 @@ static int cmd_events(const struct opts *o)
 	evs = json_object_get(j, "events");
 	printf("%-20s  %-16s %8s  %-7s  %-22s %-18s %s\n", "TIME (UTC)", "NODE", "SEQ", "SEVERITY",
 	       "KIND", "SOURCE", "ATTRS");
-	json_array_foreach(evs, i, e)
-		print_event(e);
+	json_array_foreach(evs, i, e) print_event(e);
 	if (json_is_string(json_object_get(j, "next")))
 		printf("-- more: add --after %s\n", json_string_value(json_object_get(j, "next")));
 	else if (json_array_size(evs) == 0)
@@ -197,7 +229,7 @@ out:
 	return rc;
 }
 
-static int cmd_nodes(const struct opts *o)
+static int cmd_nodes(struct opts *o)
 {
 	json_t *j = get_json(o, "/v1/nodes"), *n;
 	size_t i;
@@ -208,10 +240,12 @@ static int cmd_nodes(const struct opts *o)
 		json_decref(j);
 		return 0;
 	}
-	printf("%-24s %10s %10s %7s  %s\n", "NODE", "ACKED SEQ", "EVENTS", "BREAKS", "LAST SEEN (UTC)");
-	json_array_foreach(json_object_get(j, "nodes"), i, n) {
+	printf("%-24s %10s %10s %7s  %s\n", "NODE", "ACKED SEQ", "EVENTS", "BREAKS",
+	       "LAST SEEN (UTC)");
+	json_array_foreach(json_object_get(j, "nodes"), i, n)
+	{
 		char when[32];
-		fmt_time(json_integer_value(json_object_get(n, "last_seen")), when, sizeof(when));
+		cli_time(json_integer_value(json_object_get(n, "last_seen")), when, sizeof(when));
 		printf("%-24s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
 		       " %7" JSON_INTEGER_FORMAT "  %s\n",
 		       json_string_value(json_object_get(n, "node")),
@@ -223,7 +257,7 @@ static int cmd_nodes(const struct opts *o)
 	return 0;
 }
 
-static int cmd_health(const struct opts *o)
+static int cmd_health(struct opts *o)
 {
 	json_t *j = get_json(o, "/healthz");
 	if (!j)
@@ -235,7 +269,8 @@ static int cmd_health(const struct opts *o)
 	return 0;
 }
 
-/* Reads flags (anywhere on the line) and the command; 0, 1 (exit 0), 2. */
+/* Reads flags (anywhere on the line), the command and its words; 0, 1
+ * (exit 0), 2. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct {
@@ -252,9 +287,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--until", offsetof(struct opts, until)},
 		{"--after", offsetof(struct opts, after)},
 		{"--limit", offsetof(struct opts, limit)},
+		{"--user", offsetof(struct opts, user)},
+		{"--role", offsetof(struct opts, role)},
+		{"--ttl", offsetof(struct opts, ttl)},
+		{"--bootstrap", offsetof(struct opts, bootstrap)},
+	};
+	static const struct {
+		const char *flag;
+		size_t off;
+	} bflags[] = {
+		{"--json", offsetof(struct opts, json)},
+		{"--password-stdin", offsetof(struct opts, password_stdin)},
+		{"--password", offsetof(struct opts, password)},
+		{"--disable", offsetof(struct opts, disable)},
+		{"--enable", offsetof(struct opts, enable)},
 	};
 	for (int i = 1; i < argc; i++) {
-		size_t k = 0;
+		size_t k = 0, b = 0;
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
 			return 1;
@@ -263,8 +312,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("mw %s\n", MW_VERSION);
 			return 1;
 		}
-		if (strcmp(argv[i], "--json") == 0) {
-			o->json = 1;
+		while (b < MW_ARRAY_LEN(bflags) && strcmp(argv[i], bflags[b].flag) != 0)
+			b++;
+		if (b < MW_ARRAY_LEN(bflags)) {
+			*(int *)((char *)o + bflags[b].off) = 1;
 			continue;
 		}
 		while (k < MW_ARRAY_LEN(vflags) && strcmp(argv[i], vflags[k].flag) != 0)
@@ -275,47 +326,54 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			*(const char **)((char *)o + vflags[k].off) = argv[++i];
-		} else if (argv[i][0] == '-' || o->cmd) {
+		} else if (argv[i][0] == '-' || o->nwords == MW_ARRAY_LEN(o->words)) {
 			fprintf(stderr, "mw: unknown argument '%s'; see mw --help\n", argv[i]);
 			return 2;
 		} else {
-			o->cmd = argv[i];
+			o->words[o->nwords++] = argv[i];
 		}
 	}
-	if (!o->cmd) {
+	if (!o->nwords) {
 		fputs(usage, stderr);
 		return 2;
 	}
+	o->cmd = o->words[0];
 	return 0;
 }
+
+static const struct {
+	const char *name;
+	int (*fn)(struct opts *o);
+	int words; /* most words after the command */
+} commands[] = {
+	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 0},   {"health", cmd_health, 0},
+	{"login", cli_login, 0},   {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
+	{"users", cli_users, 2},   {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
+};
 
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
 	char hub[1024];
+	size_t i;
 	int rc;
 
-	o.hub = getenv("MW_HUB");
-	o.token = getenv("MW_TOKEN");
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc == 1 ? 0 : 2;
-	if (!o.hub || !*o.hub)
-		o.hub = DEFAULT_HUB;
-	if (!strstr(o.hub, "://")) { /* "127.0.0.1:7800", as hub.addr holds it */
-		snprintf(hub, sizeof(hub), "http://%s", o.hub);
-		o.hub = hub;
+	cli_resolve_hub(&o, hub, sizeof(hub));
+	for (i = 0; i < MW_ARRAY_LEN(commands) && strcmp(o.cmd, commands[i].name) != 0; i++)
+		;
+	if (i == MW_ARRAY_LEN(commands)) {
+		fprintf(stderr,
+			"mw: unknown command '%s'; commands: events, nodes, health, login, "
+			"logout, whoami, users, tokens, audit\n",
+			o.cmd);
+		return 2;
 	}
-	if (o.token && !*o.token)
-		o.token = NULL;
-	if (strcmp(o.cmd, "events") == 0)
-		rc = cmd_events(&o);
-	else if (strcmp(o.cmd, "nodes") == 0)
-		rc = cmd_nodes(&o);
-	else if (strcmp(o.cmd, "health") == 0)
-		rc = cmd_health(&o);
-	else {
-		fprintf(stderr, "mw: unknown command '%s'; commands: events, nodes, health\n", o.cmd);
-		rc = 2;
+	if (o.nwords - 1 > commands[i].words) {
+		fprintf(stderr, "mw: %s: unexpected '%s'; see mw --help\n", o.cmd,
+			o.words[commands[i].words + 1]);
+		return 2;
 	}
-	return rc;
+	return commands[i].fn(&o);
 }

@@ -106,8 +106,7 @@ void http_print_roles(FILE *f)
 		   "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
 	for (size_t i = 0; i < MW_ARRAY_LEN(routes); i++) {
 		const struct http_route *r = &routes[i];
-		fprintf(f, "| `%s %s%s` | %s |", r->method, r->path, r->prefix ? "…" : "",
-			r->what);
+		fprintf(f, "| `%s %s%s` | %s |", r->method, r->path, r->prefix ? "…" : "", r->what);
 		for (size_t c = 0; c < MW_ARRAY_LEN(cols); c++)
 			fprintf(f, " %s |", !r->roles || (r->roles & cols[c]) ? "yes" : "—");
 		fprintf(f, " %s |\n", r->roles ? "—" : "yes");
@@ -301,8 +300,8 @@ static bool allowed(struct hub *h, struct http_req *req, struct http_resp *resp)
 		return true;
 	if (req->who.kind == PRINCIPAL_NONE) {
 		http_error(resp, MHD_HTTP_UNAUTHORIZED,
-			   "missing, unknown, expired or revoked credential; log in (mw login) "
-			   "or send Authorization: Bearer TOKEN");
+			   "missing, unknown, expired or revoked credential (Authorization: Bearer "
+			   "TOKEN)");
 		return false;
 	}
 	if (!(r->roles & req->who.role)) {

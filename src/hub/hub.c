@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *reject_names[REJ_COUNT] = {"auth",	  "forbidden", "too_large",
 					      "encoding", "invalid",   "store"};
@@ -24,6 +25,15 @@ const char *hub_reject_name(enum hub_reject r)
 
 static void digest(const char *s, uint8_t out[EVENT_HASH_LEN]) { hash_sha256(s, strlen(s), out); }
 
+void hub_bootstrap_forget(const struct hub *h)
+{
+	char path[1024];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", h->cfg->data_dir, HUB_BOOTSTRAP_FILE) <
+	    sizeof(path))
+		unlink(path);
+}
+
 /* With no user yet, a one-time token for the first admin. */
 static int open_bootstrap(struct hub *h)
 {
@@ -32,6 +42,8 @@ static int open_bootstrap(struct hub *h)
 	int rc = h->db->ops->users_list(h->db, &users, &n);
 
 	free(users);
+	if (rc == MW_OK && n > 0)
+		hub_bootstrap_forget(h);
 	if (rc || n > 0)
 		return rc;
 	rc = auth_token_new(TOKEN_BOOTSTRAP, h->bootstrap_token, h->bootstrap_digest);

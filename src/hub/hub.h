@@ -57,6 +57,12 @@ struct hub {
 
 const char *hub_reject_name(enum hub_reject r);
 
+/* DATA_DIR/bootstrap.token, where the start of a hub without users puts
+ * its one-time token; hub_bootstrap_forget() removes it once used (or
+ * when a user exists). */
+#define HUB_BOOTSTRAP_FILE "bootstrap.token"
+void hub_bootstrap_forget(const struct hub *h);
+
 /* Opens the store and the blob store under cfg->data_dir with the given
  * backend. */
 int hub_open(struct hub *h, const struct hub_config *cfg,

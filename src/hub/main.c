@@ -75,7 +75,7 @@ static void print_bootstrap(const struct hub *h, const char *host, uint16_t port
 	FILE *f;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/bootstrap.token", h->cfg->data_dir);
+	snprintf(path, sizeof(path), "%s/%s", h->cfg->data_dir, HUB_BOOTSTRAP_FILE);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0 && (f = fdopen(fd, "w"))) {
 		fprintf(f, "%s\n", h->bootstrap_token);

@@ -273,6 +273,7 @@ void users_bootstrap(struct hub *h, struct http_req *req, struct http_resp *resp
 			pthread_mutex_lock(&h->write_lock);
 			h->bootstrap_open = false;
 			pthread_mutex_unlock(&h->write_lock);
+			hub_bootstrap_forget(h);
 			mw_strlcpy(req->who.name, e.u.name, sizeof(req->who.name));
 			req->who.kind = PRINCIPAL_USER;
 			users_audit(h, req, "bootstrap", e.u.name, "ok", "first admin created");

@@ -1,0 +1,47 @@
+/* cli.h -- what the files of `mw` share: the options, the one way to call
+ * the hub, and the saved login.
+ *
+ * mw.c: arguments, events, nodes, health. account.c: login, logout,
+ * whoami, users, tokens, audit, and the credentials file. */
+#ifndef MW_CLI_H
+#define MW_CLI_H
+
+#include "core/mw.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define DEFAULT_HUB "http://127.0.0.1:7800"
+#define CLI_CREDENTIALS_HELP "$MW_CREDENTIALS, else ~/.config/mw/credentials (mode 0600)"
+
+struct opts {
+	const char *hub, *token, *cmd;
+	const char *words[3]; /* the command and up to two words after it */
+	int nwords;
+	const char *node, *source, *kind, *severity, *since, *until, *after, *limit;
+	const char *user, *role, *ttl, *bootstrap;
+	int json, password_stdin, password, disable, enable;
+	char saved_token[128]; /* from the credentials file */
+};
+
+/* Fills o->hub and o->token: flags, then MW_HUB/MW_TOKEN, then the saved
+ * login (its token only for its own hub), then DEFAULT_HUB. */
+void cli_resolve_hub(struct opts *o, char *buf, size_t cap);
+
+/* method path (body, which it takes, or NULL) at the hub. 0 with the
+ * answer's JSON in *out (NULL with --json, which printed it as it came);
+ * 1 after printing what went wrong and what to do. */
+int cli_call(const struct opts *o, const char *method, const char *path, json_t *body,
+	     json_t **out);
+
+/* ns since the epoch as 2026-11-30T17:59:53Z, or "-" for 0. */
+void cli_time(int64_t ns, char *out, size_t cap);
+
+int cli_login(struct opts *o);
+int cli_logout(struct opts *o);
+int cli_whoami(struct opts *o);
+int cli_users(struct opts *o);
+int cli_tokens(struct opts *o);
+int cli_audit(struct opts *o);
+
+#endif
