@@ -1,15 +1,14 @@
 /* account.c -- `mw login`, logout, whoami, users, tokens and audit.
  *
  * A login is kept in a credentials file (JSON: hub, user, token, expires),
- * written with mode 0600 through a temporary file and rename, so a
- * half-written file never replaces a good one and no other user can read
- * the token. Passwords never go on the command line (where `ps` shows
+ * written with mode 0600 through a temporary file and rename
+ * (mw_write_private), so a half-written file never replaces a good one
+ * and no other user can read the token. Passwords never go on the command line (where `ps` shows
  * them): they are read from the terminal with echo off, or as one line of
  * standard input for scripts. */
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,22 +66,15 @@ static int make_parent(const char *path)
 
 static int credentials_save(json_t *c, char *path, size_t cap)
 {
-	char tmp[1100];
-	int fd, rc = MW_ERR_IO;
+	char *text;
+	int rc;
 
 	if (credentials_path(path, cap) || make_parent(path))
 		return MW_ERR_IO;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return MW_ERR_IO;
-	if (json_dumpfd(c, fd, JSON_INDENT(2)) == 0 && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
-		rc = MW_OK;
-	if (close(fd) || rc || rename(tmp, path)) {
-		unlink(tmp);
-		return MW_ERR_IO;
-	}
-	return MW_OK;
+	text = json_dumps(c, JSON_INDENT(2));
+	rc = text ? mw_write_private(path, text, strlen(text)) : MW_ERR_NOMEM;
+	free(text);
+	return rc;
 }
 
 void cli_resolve_hub(struct opts *o, char *buf, size_t cap)

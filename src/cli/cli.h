@@ -2,7 +2,8 @@
  * the hub, and the saved login.
  *
  * mw.c: arguments, events, nodes, health. account.c: login, logout,
- * whoami, users, tokens, audit, and the credentials file. */
+ * whoami, users, tokens, audit, and the credentials file. fleet.c:
+ * enrollment tokens and node revocation. */
 #ifndef MW_CLI_H
 #define MW_CLI_H
 
@@ -20,6 +21,8 @@ struct opts {
 	int nwords;
 	const char *node, *source, *kind, *severity, *since, *until, *after, *limit;
 	const char *user, *role, *ttl, *bootstrap;
+	const char *labels[16]; /* --label KEY=VALUE, repeatable */
+	int nlabels;
 	int json, password_stdin, password, disable, enable;
 	char saved_token[128]; /* from the credentials file */
 };
@@ -43,5 +46,8 @@ int cli_whoami(struct opts *o);
 int cli_users(struct opts *o);
 int cli_tokens(struct opts *o);
 int cli_audit(struct opts *o);
+int cli_enroll(struct opts *o);
+/* `mw nodes revoke NODE`; plain `mw nodes` lists (mw.c). */
+int cli_nodes_revoke(struct opts *o);
 
 #endif

@@ -33,6 +33,7 @@ static const char usage[] =
 	"           [--node N] [--source S] [--kind K] [--severity MIN]\n"
 	"           [--since NS] [--until NS] [--after CURSOR] [--limit 1-1000] [--json]\n"
 	"  nodes    list the edge nodes the hub knows, with their acked seq [--json]\n"
+	"           revoke NODE: the node's credential stops working      (admin)\n"
 	"  health   check that the hub answers\n"
 	"  login    [--user NAME] [--password-stdin]: log in; the session is kept in\n"
 	"           " CLI_CREDENTIALS_HELP "\n"
@@ -42,6 +43,8 @@ static const char usage[] =
 	"           [--disable | --enable] | rm NAME                     (admin)\n"
 	"  tokens   list | create NAME [--role viewer] [--ttl 90d] | revoke ID\n"
 	"  audit    the audit log [--after ID] [--limit N]                (admin)\n"
+	"  enroll   create [--label K=V]... [--ttl 24h] [--node ID] | list (admin):\n"
+	"           one-time tokens for `mw-edge enroll HUB_URL TOKEN` on a new edge\n"
 	"\n"
 	"  --hub URL      the hub (default $MW_HUB, else the hub of your login, else\n"
 	"                 " DEFAULT_HUB ")\n"
@@ -128,6 +131,8 @@ int cli_call(const struct opts *o, const char *method, const char *path, json_t 
 		j = NULL;
 	} else if (o->json) {
 		fwrite(a.body.data, 1, a.body.len, stdout);
+		json_decref(j);
+		j = NULL;
 	} else if (!j) {
 		fprintf(stderr, "mw: the hub's answer is not JSON (%s); is %s a Millwright hub?\n",
 			jerr.text, o->hub);
@@ -231,6 +236,8 @@ out:
 
 static int cmd_nodes(struct opts *o)
 {
+	if (o->nwords > 1)
+		return cli_nodes_revoke(o);
 	json_t *j = get_json(o, "/v1/nodes"), *n;
 	size_t i;
 
@@ -291,6 +298,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--role", offsetof(struct opts, role)},
 		{"--ttl", offsetof(struct opts, ttl)},
 		{"--bootstrap", offsetof(struct opts, bootstrap)},
+		{"--label", 0},
 	};
 	static const struct {
 		const char *flag;
@@ -325,7 +333,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				fprintf(stderr, "mw: %s needs a value; see mw --help\n", argv[i]);
 				return 2;
 			}
-			*(const char **)((char *)o + vflags[k].off) = argv[++i];
+			if (strcmp(argv[i], "--label") != 0)
+				*(const char **)((char *)o + vflags[k].off) = argv[++i];
+			else if (o->nlabels < (int)MW_ARRAY_LEN(o->labels))
+				o->labels[o->nlabels++] = argv[++i];
+			else {
+				fprintf(stderr, "mw: at most %zu --label\n",
+					MW_ARRAY_LEN(o->labels));
+				return 2;
+			}
 		} else if (argv[i][0] == '-' || o->nwords == MW_ARRAY_LEN(o->words)) {
 			fprintf(stderr, "mw: unknown argument '%s'; see mw --help\n", argv[i]);
 			return 2;
@@ -346,9 +362,10 @@ static const struct {
 	int (*fn)(struct opts *o);
 	int words; /* most words after the command */
 } commands[] = {
-	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 0},   {"health", cmd_health, 0},
+	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 2},   {"health", cmd_health, 0},
 	{"login", cli_login, 0},   {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
 	{"users", cli_users, 2},   {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
+	{"enroll", cli_enroll, 1},
 };
 
 int main(int argc, char **argv)

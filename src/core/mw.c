@@ -3,10 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *mw_strerror(int err)
 {
@@ -53,9 +56,12 @@ void mw_hex(const uint8_t *in, size_t len, char *out)
 
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -114,6 +120,25 @@ int mw_random(void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return MW_OK;
+}
+
+int mw_write_private(const char *path, const void *data, size_t len)
+{
+	char tmp[4096];
+	int fd, rc = MW_ERR_IO;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return MW_ERR_TOOBIG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return MW_ERR_IO;
+	if (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0)
+		rc = MW_OK;
+	if (close(fd) || rc || rename(tmp, path)) {
+		unlink(tmp);
+		return MW_ERR_IO;
 	}
 	return MW_OK;
 }

@@ -17,13 +17,13 @@ enum mw_err {
 	MW_OK = 0,
 	MW_ERR_NOMEM = -1,   /* allocation failed or a buffer cap was hit */
 	MW_ERR_INVALID = -2, /* bad input: config, request, event */
-	MW_ERR_IO = -3,      /* file, socket or database I/O failed */
+	MW_ERR_IO = -3,	     /* file, socket or database I/O failed */
 	MW_ERR_NOTFOUND = -4,
-	MW_ERR_AUTH = -5,    /* missing or wrong credential */
-	MW_ERR_TOOBIG = -6,  /* input over its size limit */
-	MW_ERR_BUSY = -7,    /* try again later (peer away, queue full) */
-	MW_ERR_STATE = -8,   /* call not valid now (closed, stopping) */
-	MW_ERR_EXISTS = -9,  /* the name is taken */
+	MW_ERR_AUTH = -5,   /* missing or wrong credential */
+	MW_ERR_TOOBIG = -6, /* input over its size limit */
+	MW_ERR_BUSY = -7,   /* try again later (peer away, queue full) */
+	MW_ERR_STATE = -8,  /* call not valid now (closed, stopping) */
+	MW_ERR_EXISTS = -9, /* the name is taken */
 };
 
 const char *mw_strerror(int err);
@@ -47,6 +47,11 @@ int mw_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) MW_MUST_
 
 /* Copy at most cap-1 bytes and NUL-terminate; returns MW_ERR_TOOBIG when cut. */
 int mw_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Replaces path with len bytes of data, readable by its owner only (mode
+ * 0600): written to path.tmp, fsync'd and renamed over path, so a crash
+ * leaves the old file or the new one, never half of one. For credentials. */
+int mw_write_private(const char *path, const void *data, size_t len) MW_MUST_CHECK;
 
 /* Random bytes from the kernel (getrandom). */
 int mw_random(void *buf, size_t len) MW_MUST_CHECK;

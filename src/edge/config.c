@@ -15,18 +15,18 @@
 #include <unistd.h>
 
 /* Designated fields, so rows stay valid when struct config_key grows. */
-#define K(name_, type_, field, min_, max_, def_, choices_, help_)                               \
-	{                                                                                      \
-		.name = name_, .type = type_, .offset = offsetof(struct edge_config, field),   \
-		.size = sizeof(((struct edge_config *)0)->field), .min = min_, .max = max_,    \
-		.def = def_, .choices = choices_, .help = help_                                \
+#define K(name_, type_, field, min_, max_, def_, choices_, help_)                            \
+	{                                                                                    \
+		.name = name_, .type = type_, .offset = offsetof(struct edge_config, field), \
+		.size = sizeof(((struct edge_config *)0)->field), .min = min_, .max = max_,  \
+		.def = def_, .choices = choices_, .help = help_                              \
 	}
 /* The same for the rows of a list entry's sub-table. */
-#define KE(T, name_, type_, field, min_, max_, def_, choices_, help_)                           \
-	{                                                                                      \
-		.name = name_, .type = type_, .offset = offsetof(T, field),                    \
-		.size = sizeof(((T *)0)->field), .min = min_, .max = max_, .def = def_,     \
-		.choices = choices_, .help = help_                                             \
+#define KE(T, name_, type_, field, min_, max_, def_, choices_, help_)                   \
+	{                                                                               \
+		.name = name_, .type = type_, .offset = offsetof(T, field),             \
+		.size = sizeof(((T *)0)->field), .min = min_, .max = max_, .def = def_, \
+		.choices = choices_, .help = help_                                      \
 	}
 #define KZ(...) KE(struct edge_zone_config, __VA_ARGS__)
 #define KC(...) KE(struct edge_camera_config, __VA_ARGS__)
@@ -58,8 +58,12 @@ static const struct config_key camera_keys[] = {
 	   "first wait before reopening a failed stream"),
 	KC("reconnect.max", CONF_DURATION, backoff_max_ms, 1, HOUR_MS, "30s", NULL,
 	   "longest wait between reopening attempts (waits double up to it, with jitter)"),
-	{.name = "zones", .type = CONF_LIST, .offset = offsetof(struct edge_camera_config, zones),
-	 .size = sizeof(struct config_list), .max = EDGE_ZONES_MAX, .sub = zone_keys,
+	{.name = "zones",
+	 .type = CONF_LIST,
+	 .offset = offsetof(struct edge_camera_config, zones),
+	 .size = sizeof(struct config_list),
+	 .max = EDGE_ZONES_MAX,
+	 .sub = zone_keys,
 	 .elem_size = sizeof(struct edge_zone_config),
 	 .help = "safety zones: an object inside one raises zone.intrusion"},
 	KC("zone.enter", CONF_DURATION, zone_enter_ms, 0, HOUR_MS, "200ms", NULL,
@@ -84,9 +88,13 @@ static const struct config_key camera_keys[] = {
 	   "the inspection window [x, y, w, h] in frame pixels; unset = no inspection"),
 	KC("inspection.model", CONF_STRING, inspect_model, 0, 0, "", NULL,
 	   "model file written by `mw-edge train`; \"\" = DATA_DIR/models/ID.model"),
-	{.name = "inspection.threshold", .type = CONF_DOUBLE,
+	{.name = "inspection.threshold",
+	 .type = CONF_DOUBLE,
 	 .offset = offsetof(struct edge_camera_config, inspect_threshold),
-	 .size = sizeof(double), .dmin = 0, .dmax = 1e9, .def = "0",
+	 .size = sizeof(double),
+	 .dmin = 0,
+	 .dmax = 1e9,
+	 .def = "0",
 	 .help = "defect score above which a part is defective; 0 = the model's own"},
 	KC("inspection.severity", CONF_ENUM, inspect_severity, 0, 0, "warning",
 	   "debug|info|warning|alarm", "severity of inspection.defect events"),
@@ -122,9 +130,11 @@ const struct config_key edge_config_keys[] = {
 	K("api.max_body", CONF_SIZE, api_max_body, 1024, GIB, "4M", NULL,
 	  "largest request body the local API accepts"),
 	K("uplink.hub_url", CONF_STRING, hub_url, 0, 0, "", NULL,
-	  "base URL of the hub (http://hub:7800); \"\" = keep events local"),
+	  "base URL of the hub (http://hub:7800); \"\" = the hub `mw-edge enroll` saved, else "
+	  "keep events local"),
 	K("uplink.token", CONF_STRING, uplink_token, 0, 0, "", NULL,
-	  "this node's token in the hub's nodes map"),
+	  "this node's token in the hub's nodes map; \"\" = the credential `mw-edge enroll` "
+	  "saved in DATA_DIR/node.credential"),
 	K("uplink.batch_events", CONF_INT, batch_events, 1, 100000, "1000", NULL,
 	  "most events per batch sent to the hub"),
 	K("uplink.batch_bytes", CONF_SIZE, batch_bytes, 4096, GIB, "1M", NULL,
@@ -150,8 +160,12 @@ const struct config_key edge_config_keys[] = {
 	K("sim.seed", CONF_INT, sim_seed, 0, INT64_MAX, "1", NULL,
 	  "seed of the simulation: the same seed gives the same readings"),
 	K("sim.machines", CONF_INT, sim_machines, 1, 64, "1", NULL, "number of simulated machines"),
-	{.name = "cameras", .type = CONF_LIST, .offset = offsetof(struct edge_config, cameras),
-	 .size = sizeof(struct config_list), .max = EDGE_CAMERAS_MAX, .sub = camera_keys,
+	{.name = "cameras",
+	 .type = CONF_LIST,
+	 .offset = offsetof(struct edge_config, cameras),
+	 .size = sizeof(struct config_list),
+	 .max = EDGE_CAMERAS_MAX,
+	 .sub = camera_keys,
 	 .elem_size = sizeof(struct edge_camera_config),
 	 .help = "cameras to analyse, each in the vision worker (mw-edge-vision)"},
 	K("vision.worker", CONF_STRING, vision_worker, 0, 0, "", NULL,
@@ -165,16 +179,14 @@ int edge_config_defaults(struct edge_config *c)
 	return config_defaults(edge_config_keys, c);
 }
 
-void edge_config_free(struct edge_config *c)
-{
-	config_free(edge_config_keys, c);
-}
+void edge_config_free(struct edge_config *c) { config_free(edge_config_keys, c); }
 
 int edge_camera_model_path(const struct edge_config *c, const struct edge_camera_config *cam,
 			   char *out, size_t cap)
 {
-	int n = cam->inspect_model[0] ? snprintf(out, cap, "%s", cam->inspect_model)
-				      : snprintf(out, cap, "%s/models/%s.model", c->data_dir, cam->id);
+	int n = cam->inspect_model[0]
+			? snprintf(out, cap, "%s", cam->inspect_model)
+			: snprintf(out, cap, "%s/models/%s.model", c->data_dir, cam->id);
 	return n < 0 || (size_t)n >= cap ? MW_ERR_TOOBIG : MW_OK;
 }
 
@@ -185,8 +197,9 @@ static int check_zones(const struct edge_camera_config *cam, size_t ci, char *er
 	for (size_t i = 0; i < cam->zones.n; i++) {
 		if (!event_id_valid(z[i].name)) {
 			snprintf(err, errlen, "cameras[%zu].zones[%zu].name: %s", ci, i,
-				 z[i].name[0] ? "must be 1 to 64 characters of A-Z a-z 0-9 . _ : / -"
-					      : "required");
+				 z[i].name[0]
+					 ? "must be 1 to 64 characters of A-Z a-z 0-9 . _ : / -"
+					 : "required");
 			return MW_ERR_INVALID;
 		}
 		if (z[i].polygon.n == 0) {
@@ -195,8 +208,9 @@ static int check_zones(const struct edge_camera_config *cam, size_t ci, char *er
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(z[i].name, z[j].name) == 0) {
-				snprintf(err, errlen, "cameras[%zu].zones[%zu].name: '%s' is used twice",
-					 ci, i, z[i].name);
+				snprintf(err, errlen,
+					 "cameras[%zu].zones[%zu].name: '%s' is used twice", ci, i,
+					 z[i].name);
 				return MW_ERR_INVALID;
 			}
 	}
@@ -223,12 +237,15 @@ static int check_cameras(const struct edge_config *c, char *err, size_t errlen)
 				return MW_ERR_INVALID;
 			}
 		if (!cam->url[0]) {
-			snprintf(err, errlen, "cameras[%zu].url: required (a file, stream URL, "
-				 "/dev/videoN or sim://conveyor)", i);
+			snprintf(err, errlen,
+				 "cameras[%zu].url: required (a file, stream URL, "
+				 "/dev/videoN or sim://conveyor)",
+				 i);
 			return MW_ERR_INVALID;
 		}
 		if (cam->backoff_min_ms > cam->backoff_max_ms) {
-			snprintf(err, errlen, "cameras[%zu].reconnect.min: more than reconnect.max", i);
+			snprintf(err, errlen, "cameras[%zu].reconnect.min: more than reconnect.max",
+				 i);
 			return MW_ERR_INVALID;
 		}
 		if ((rc = check_zones(cam, i, err, errlen)))
@@ -354,7 +371,8 @@ int edge_config_args(struct edge_config *c, int argc, char **argv, const char *p
 	if (rc)
 		return rc;
 	if (edge_config_check(c, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s%s%s\n", prog, config ? config : "", config ? ": " : "", err);
+		fprintf(stderr, "%s: %s%s%s\n", prog, config ? config : "", config ? ": " : "",
+			err);
 		return MW_ERR_INVALID;
 	}
 	return MW_OK;

@@ -20,6 +20,7 @@
 #include "edge/api.h"
 #include "edge/blobs.h"
 #include "edge/config.h"
+#include "edge/enroll.h"
 #include "edge/store.h"
 #include "edge/uplink.h"
 #include "edge/worker.h"
@@ -54,6 +55,7 @@ static const char usage[] =
 	"Usage: mw-edge [run] [options]\n"
 	"       mw-edge analyze --config FILE INPUT...         analyse recorded video\n"
 	"       mw-edge train --config FILE --camera ID INPUT  learn a camera's good parts\n"
+	"       mw-edge enroll HUB_URL TOKEN --config FILE       join a hub (mw enroll create)\n"
 	"\n"
 	"The Millwright edge daemon: stores every event durably on local disk, fires\n"
 	"local actions (webhook, command) on alarms, forwards events to the hub when\n"
@@ -77,7 +79,7 @@ static const char usage[] =
 	"  node:\n"
 	"    id: line1-edge\n"
 	"  data_dir: /var/lib/mw-edge\n"
-	"  uplink:\n"
+	"  uplink:                  # or leave both to `mw-edge enroll`\n"
 	"    hub_url: http://hub.plant.local:7800\n"
 	"    token: the-token-the-hub-has-for-line1-edge\n"
 	"  actions:\n"
@@ -417,6 +419,8 @@ int main(int argc, char **argv)
 	log_set_program("mw-edge");
 	if (argc > 1 && (strcmp(argv[1], "analyze") == 0 || strcmp(argv[1], "train") == 0))
 		return exec_worker(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "enroll") == 0)
+		return edge_enroll_main(argc, argv);
 	e.argc = argc;
 	e.argv = argv;
 	if (edge_config_defaults(&e.cfg))
@@ -435,8 +439,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (make_dir(e.cfg.data_dir) || edge_config_token(&e.cfg) || http_global_init() ||
-	    start_store(&e) || start_workers(&e) || start_front(&e)) {
+	if (make_dir(e.cfg.data_dir) || edge_config_token(&e.cfg) ||
+	    edge_config_credential(&e.cfg) || http_global_init() || start_store(&e) ||
+	    start_workers(&e) || start_front(&e)) {
 		log_error("mw-edge could not start; stopping");
 		stop_all(&e);
 		edge_config_free(&e.cfg);

@@ -15,6 +15,7 @@
 #include "core/blobdir.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "hub/enroll.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -116,15 +117,16 @@ int hub_blobs_read(struct hub_blobs *b, const char *hex, struct buf *out)
 void hub_blobs_handle_put(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
 	const char *hex = req->url + strlen(HUB_BLOBS_PREFIX);
-	const char *node = hub_node_for_token(h, http_bearer(req));
+	char node_buf[AUTH_NAME_MAX + 1];
+	const char *node = enroll_node_for_token(h, http_bearer(req), node_buf, sizeof(node_buf));
 	bool created = false;
 	int rc;
 
 	if (!node) {
 		atomic_fetch_add(&h->m.blobs_rejected, 1);
 		http_error(resp, 401,
-			   "missing or unknown node token; send Authorization: Bearer "
-			   "<the node's token in nodes>");
+			   "missing, unknown or revoked node credential; send Authorization: "
+			   "Bearer <the node's token>");
 		return;
 	}
 	if (!blobdir_hash_valid(hex)) {

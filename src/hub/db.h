@@ -91,7 +91,8 @@ struct db_token {
 	char name[DB_NAME_MAX + 1];  /* what its owner called it; may be empty */
 	int role;		  /* enum role it carries */
 	int64_t created, expires; /* ns; expires 0 = never */
-	int64_t revoked;	  /* ns; 0 = valid */
+	int64_t revoked;	  /* ns; 0 = valid (an enrollment token: 0 = unused) */
+	char labels[512];	  /* JSON object: an enrollment's or a node's labels */
 };
 
 /* One line of the audit log: who did what, when, from where, and how it went. */
@@ -147,8 +148,11 @@ struct db_ops {
 	int (*token_find)(struct db *db, const uint8_t digest[32], struct db_token *out);
 	/* Tokens of owner (NULL: all), newest first; free(*out). */
 	int (*tokens_list)(struct db *db, const char *owner, struct db_token **out, size_t *n);
-	/* Revokes token id (or, with id 0, every token of owner) at ts. */
-	int (*token_revoke)(struct db *db, int64_t id, const char *owner, int64_t ts);
+	/* Revokes token id, or with id 0 every token of owner whose kind is
+	 * one of the characters of kinds ("sa": a user's sessions and API
+	 * tokens; "n": a node's credential), at ts. */
+	int (*token_revoke)(struct db *db, int64_t id, const char *owner, const char *kinds,
+			    int64_t ts);
 	int (*audit_put)(struct db *db, const struct db_audit *a);
 	/* Lines with id > after, oldest first, at most limit; free(*out). */
 	int (*audit_list)(struct db *db, int64_t after, unsigned limit, struct db_audit **out,

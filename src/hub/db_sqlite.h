@@ -25,7 +25,8 @@ int db_sqlite__users_list(struct db *db, struct db_user **out, size_t *n);
 int db_sqlite__token_put(struct db *db, struct db_token *t);
 int db_sqlite__token_find(struct db *db, const uint8_t digest[32], struct db_token *out);
 int db_sqlite__tokens_list(struct db *db, const char *owner, struct db_token **out, size_t *n);
-int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, int64_t ts);
+int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, const char *kinds,
+			    int64_t ts);
 int db_sqlite__audit_put(struct db *db, const struct db_audit *a);
 int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);

@@ -17,7 +17,8 @@ const char db_sqlite__auth_schema[] =
 	"CREATE TABLE IF NOT EXISTS tokens("
 	" id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,"
 	" owner TEXT NOT NULL, name TEXT NOT NULL, role INTEGER NOT NULL,"
-	" created INTEGER NOT NULL, expires INTEGER NOT NULL, revoked INTEGER NOT NULL);"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL, revoked INTEGER NOT NULL,"
+	" labels TEXT NOT NULL DEFAULT '{}');"
 	"CREATE INDEX IF NOT EXISTS tokens_owner ON tokens(owner);"
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
@@ -185,7 +186,7 @@ int db_sqlite__users_list(struct db *db, struct db_user **out, size_t *n)
 
 /* ---- tokens ------------------------------------------------------------- */
 
-#define TOKEN_COLS "id,digest,kind,owner,name,role,created,expires,revoked"
+#define TOKEN_COLS "id,digest,kind,owner,name,role,created,expires,revoked,labels"
 
 static void read_token(sqlite3_stmt *st, struct db_token *t)
 {
@@ -202,6 +203,7 @@ static void read_token(sqlite3_stmt *st, struct db_token *t)
 	t->created = sqlite3_column_int64(st, 6);
 	t->expires = sqlite3_column_int64(st, 7);
 	t->revoked = sqlite3_column_int64(st, 8);
+	text_at(st, 9, t->labels, sizeof(t->labels));
 }
 
 static void token_row(sqlite3_stmt *st, void *item) { read_token(st, item); }
@@ -211,8 +213,8 @@ int db_sqlite__token_put(struct db *db, struct db_token *t)
 	sqlite3 *h = db_sqlite__writer(db);
 	sqlite3_stmt *st;
 	int rc = prepare(h,
-			 "INSERT INTO tokens(digest,kind,owner,name,role,created,expires,revoked)"
-			 " VALUES(?,?,?,?,?,?,?,0)",
+			 "INSERT INTO tokens(digest,kind,owner,name,role,created,expires,revoked,"
+			 "labels) VALUES(?,?,?,?,?,?,?,0,?)",
 			 &st);
 
 	if (rc)
@@ -224,6 +226,7 @@ int db_sqlite__token_put(struct db *db, struct db_token *t)
 	sqlite3_bind_int(st, 5, t->role);
 	sqlite3_bind_int64(st, 6, t->created);
 	sqlite3_bind_int64(st, 7, t->expires);
+	sqlite3_bind_text(st, 8, t->labels[0] ? t->labels : "{}", -1, SQLITE_STATIC);
 	rc = finish(h, st, "token_put");
 	if (rc == MW_OK)
 		t->id = sqlite3_last_insert_rowid(h);
@@ -245,19 +248,23 @@ int db_sqlite__tokens_list(struct db *db, const char *owner, struct db_token **o
 		    owner, 0, 0, sizeof(**out), token_row, (void **)out, n);
 }
 
-int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, int64_t ts)
+int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, const char *kinds,
+			    int64_t ts)
 {
 	sqlite3 *h = db_sqlite__writer(db);
 	sqlite3_stmt *st;
 	int rc = prepare(h,
 			 id ? "UPDATE tokens SET revoked=?2 WHERE id=?3 AND revoked=0"
-			    : "UPDATE tokens SET revoked=?2 WHERE owner=?1 AND revoked=0",
+			    : "UPDATE tokens SET revoked=?2 WHERE owner=?1 AND revoked=0"
+			      " AND instr(?4, char(kind)) > 0",
 			 &st);
 
 	if (rc)
 		return rc;
-	if (!id)
+	if (!id) {
 		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, kinds, -1, SQLITE_STATIC);
+	}
 	sqlite3_bind_int64(st, 2, ts);
 	if (id)
 		sqlite3_bind_int64(st, 3, id);

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "hub/blobs.h"
+#include "hub/enroll.h"
 #include "hub/ingest.h"
 #include "hub/metrics.h"
 #include "hub/query.h"
@@ -92,6 +93,14 @@ static const struct http_route routes[] = {
 	  "revoke an API token (an admin may revoke anyone's)"),
 	R("GET", "/v1/audit", users_audit_list, ROLE_ADMIN, false, false, false, false,
 	  "read the audit log"),
+	R("POST", "/v1/enrollments", enroll_create, ROLE_ADMIN, false, false, false, false,
+	  "create a one-time enrollment token for an edge"),
+	R("GET", "/v1/enrollments", enroll_list, ROLE_ADMIN, false, false, false, false,
+	  "list the enrollment tokens not used yet"),
+	R("POST", "/v1/enroll", enroll_node, 0, false, false, false, false,
+	  "an edge exchanges an enrollment token for its own credential"),
+	R("POST", "/v1/nodes/", enroll_revoke_node, ROLE_ADMIN, false, false, true, false,
+	  "revoke a node's credential (/v1/nodes/NODE/revoke)"),
 	R("GET", "/healthz", query_health, 0, false, false, false, false, "liveness"),
 	R("GET", "/metrics", metrics_handle, 0, false, false, false, false, "Prometheus metrics"),
 };
@@ -154,6 +163,21 @@ void http_json(struct http_resp *resp, unsigned status, json_t *j)
 	}
 	free(text);
 	json_decref(j);
+}
+
+json_t *http_body_object(const struct http_req *req, struct http_resp *resp)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(req->body.data ? (const char *)req->body.data : "", req->body.len,
+			       JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!j || !json_is_object(j)) {
+		http_error(resp, 400, "body: expected a JSON object%s%s", j ? "" : ": ",
+			   j ? "" : jerr.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 void http_error(struct http_resp *resp, unsigned status, const char *fmt, ...)

@@ -55,6 +55,9 @@ const char *http_arg(const struct http_req *req, const char *name);
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *http_bearer(const struct http_req *req);
 
+/* The request's body as a JSON object (duplicate keys refused), or NULL
+ * with a 400 naming the problem in resp. */
+json_t *http_body_object(const struct http_req *req, struct http_resp *resp);
 /* Sets status and the body {"error": "<message>"}. */
 void http_error(struct http_resp *resp, unsigned status, const char *fmt, ...) MW_PRINTF(3, 4);
 /* Sets status and a JSON body; takes the reference to j. */

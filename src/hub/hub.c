@@ -94,6 +94,22 @@ void hub_close(struct hub *h)
 	pthread_mutex_destroy(&h->write_lock);
 }
 
+int hub_write(struct hub *h, int (*fn)(struct hub *h, void *arg), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->write_lock);
+	rc = h->db->ops->begin(h->db);
+	if (rc == MW_OK)
+		rc = fn(h, arg);
+	if (rc == MW_OK)
+		rc = h->db->ops->commit(h->db);
+	if (rc)
+		h->db->ops->rollback(h->db);
+	pthread_mutex_unlock(&h->write_lock);
+	return rc;
+}
+
 const char *hub_node_for_token(const struct hub *h, const char *token)
 {
 	uint8_t d[EVENT_HASH_LEN];
@@ -106,6 +122,14 @@ const char *hub_node_for_token(const struct hub *h, const char *token)
 		if (hash_equal(d, h->node_digests[i], EVENT_HASH_LEN))
 			found = h->cfg->nodes.names[i];
 	return found;
+}
+
+bool hub_node_configured(const struct hub *h, const char *node)
+{
+	for (size_t i = 0; i < h->cfg->nodes.n; i++)
+		if (strcmp(h->cfg->nodes.names[i], node) == 0)
+			return true;
+	return false;
 }
 
 bool hub_api_token_ok(const struct hub *h, const char *token)

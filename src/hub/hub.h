@@ -69,9 +69,15 @@ int hub_open(struct hub *h, const struct hub_config *cfg,
 	     const struct db_ops *backend) MW_MUST_CHECK;
 void hub_close(struct hub *h);
 
+/* Runs fn(h, arg) in a write transaction of the store, under write_lock:
+ * committed when fn returns MW_OK, rolled back otherwise. fn's result. */
+int hub_write(struct hub *h, int (*fn)(struct hub *h, void *arg), void *arg) MW_MUST_CHECK;
+
 /* The node whose ingest token this is (constant time over all nodes), or
  * NULL. */
 const char *hub_node_for_token(const struct hub *h, const char *token);
+/* True when node is listed in the nodes: setting. */
+bool hub_node_configured(const struct hub *h, const char *node);
 /* True when api.token is set and the token matches it (constant time). */
 bool hub_api_token_ok(const struct hub *h, const char *token);
 

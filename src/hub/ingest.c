@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "hub/chain.h"
+#include "hub/enroll.h"
 #include "hub/wire.h"
 
 #include <inttypes.h>
@@ -49,7 +50,8 @@ int ingest_zstd_decode(const void *in, size_t len, struct buf *out)
 			rc = MW_ERR_TOOBIG; /* more to come and no room left */
 			goto out;
 		}
-		if ((rc = buf_reserve(out, chunk < out->cap - out->len ? chunk : out->cap - out->len)))
+		if ((rc = buf_reserve(out,
+				      chunk < out->cap - out->len ? chunk : out->cap - out->len)))
 			goto out;
 		room = out->alloc - out->len - 1; /* alloc may run past the cap */
 		if (room > out->cap - out->len)
@@ -105,7 +107,8 @@ static int parse_events(const json_t *arr, struct ingest_batch *b, char *err, si
 	}
 	if (json_array_size(arr) && !(b->events = calloc(json_array_size(arr), sizeof(*b->events))))
 		return MW_ERR_NOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct event *e = &b->events[i];
 		int rc = event_from_json(v, EVENT_FORM_WIRE, e, msg, sizeof(msg));
 		if (rc) {
@@ -114,13 +117,15 @@ static int parse_events(const json_t *arr, struct ingest_batch *b, char *err, si
 		}
 		b->n_events++;
 		if (strcmp(e->node, b->node) != 0) {
-			snprintf(err, errlen, "events[%zu].node: '%s' is not the batch's node '%s'", i,
-				 e->node, b->node);
+			snprintf(err, errlen, "events[%zu].node: '%s' is not the batch's node '%s'",
+				 i, e->node, b->node);
 			return MW_ERR_INVALID;
 		}
 		if (i > 0 && e->seq <= b->events[i - 1].seq) {
-			snprintf(err, errlen, "events[%zu].seq: %" PRIu64 " must be greater than the "
-				 "previous event's (%" PRIu64 ")", i, e->seq, b->events[i - 1].seq);
+			snprintf(err, errlen,
+				 "events[%zu].seq: %" PRIu64 " must be greater than the "
+				 "previous event's (%" PRIu64 ")",
+				 i, e->seq, b->events[i - 1].seq);
 			return MW_ERR_INVALID;
 		}
 	}
@@ -158,10 +163,12 @@ static int parse_drop(const json_t *obj, size_t i, struct db_drop *d, char *err,
 	int rc;
 
 	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "drops[%zu]: must be an object {from, to, prev, last, reason}", i);
+		snprintf(err, errlen,
+			 "drops[%zu]: must be an object {from, to, prev, last, reason}", i);
 		return MW_ERR_INVALID;
 	}
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		size_t k = 0;
 		while (k < MW_ARRAY_LEN(keys) && strcmp(key, keys[k]) != 0)
 			k++;
@@ -202,13 +209,16 @@ static int parse_drops(const json_t *arr, struct ingest_batch *b, char *err, siz
 	}
 	if (json_array_size(arr) && !(b->drops = calloc(json_array_size(arr), sizeof(*b->drops))))
 		return MW_ERR_NOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if ((rc = parse_drop(v, i, &b->drops[i], err, errlen)))
 			return rc;
 		b->n_drops++;
 		if (i > 0 && b->drops[i].from <= b->drops[i - 1].to) {
-			snprintf(err, errlen, "drops[%zu].from: %" PRIu64 " must be above the previous "
-				 "range's to (%" PRIu64 ")", i, b->drops[i].from, b->drops[i - 1].to);
+			snprintf(err, errlen,
+				 "drops[%zu].from: %" PRIu64 " must be above the previous "
+				 "range's to (%" PRIu64 ")",
+				 i, b->drops[i].from, b->drops[i - 1].to);
 			return MW_ERR_INVALID;
 		}
 	}
@@ -228,8 +238,10 @@ static int check_overlap(const struct ingest_batch *b, char *err, size_t errlen)
 		} else if (e->seq > d->to) {
 			j++;
 		} else {
-			snprintf(err, errlen, "events[%zu].seq: %" PRIu64 " lies inside drops[%zu] "
-				 "(%" PRIu64 " to %" PRIu64 ")", i, e->seq, j, d->from, d->to);
+			snprintf(err, errlen,
+				 "events[%zu].seq: %" PRIu64 " lies inside drops[%zu] "
+				 "(%" PRIu64 " to %" PRIu64 ")",
+				 i, e->seq, j, d->from, d->to);
 			return MW_ERR_INVALID;
 		}
 	}
@@ -245,17 +257,20 @@ static int parse_top(const json_t *root, struct ingest_batch *b, char *err, size
 		snprintf(err, errlen, "body: must be a JSON object {node, events, drops}");
 		return MW_ERR_INVALID;
 	}
-	json_object_foreach((json_t *)root, key, v) {
+	json_object_foreach((json_t *)root, key, v)
+	{
 		if (strcmp(key, "node") && strcmp(key, "events") && strcmp(key, "drops")) {
-			snprintf(err, errlen, "%.64s: unknown field (a batch has node, events, drops)",
-				 key);
+			snprintf(err, errlen,
+				 "%.64s: unknown field (a batch has node, events, drops)", key);
 			return MW_ERR_INVALID;
 		}
 	}
 	v = json_object_get(root, "node");
 	if (!json_is_string(v) || !event_id_valid(json_string_value(v))) {
-		snprintf(err, errlen, "node: must be a string of 1 to %d characters from "
-			 "A-Z a-z 0-9 . _ : / -", EVENT_ID_MAX);
+		snprintf(err, errlen,
+			 "node: must be a string of 1 to %d characters from "
+			 "A-Z a-z 0-9 . _ : / -",
+			 EVENT_ID_MAX);
 		return MW_ERR_INVALID;
 	}
 	mw_strlcpy(b->node, json_string_value(v), sizeof(b->node));
@@ -296,8 +311,8 @@ static void reject(struct hub *h, struct http_resp *resp, enum hub_reject why, u
 }
 
 /* The body as JSON text: as sent, or decompressed into plain. */
-static int body_text(struct hub *h, struct http_req *req, struct http_resp *resp,
-		     const char *node, struct buf *plain, const char **text, size_t *len)
+static int body_text(struct hub *h, struct http_req *req, struct http_resp *resp, const char *node,
+		     struct buf *plain, const char **text, size_t *len)
 {
 	const char *enc = http_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	char msg[256];
@@ -308,18 +323,23 @@ static int body_text(struct hub *h, struct http_req *req, struct http_resp *resp
 	if (!enc || !*enc || strcasecmp(enc, "identity") == 0)
 		return MW_OK;
 	if (strcasecmp(enc, "zstd") != 0) {
-		snprintf(msg, sizeof(msg), "Content-Encoding '%.40s' is not supported; send zstd "
-			 "or no encoding", enc);
+		snprintf(msg, sizeof(msg),
+			 "Content-Encoding '%.40s' is not supported; send zstd "
+			 "or no encoding",
+			 enc);
 		reject(h, resp, REJ_ENCODING, 415, node, msg);
 		return MW_ERR_INVALID;
 	}
 	rc = ingest_zstd_decode(*text, *len, plain);
 	if (rc == MW_ERR_TOOBIG) {
-		snprintf(msg, sizeof(msg), "body: larger than max_body (%" PRId64 " bytes) once "
-			 "decompressed", h->cfg->max_body);
+		snprintf(msg, sizeof(msg),
+			 "body: larger than max_body (%" PRId64 " bytes) once "
+			 "decompressed",
+			 h->cfg->max_body);
 		reject(h, resp, REJ_TOO_LARGE, 413, node, msg);
 	} else if (rc) {
-		reject(h, resp, REJ_INVALID, 400, node, "body: not valid zstd (Content-Encoding: "
+		reject(h, resp, REJ_INVALID, 400, node,
+		       "body: not valid zstd (Content-Encoding: "
 		       "zstd); corrupt or truncated");
 	}
 	*text = plain->data ? plain->data : "";
@@ -336,11 +356,12 @@ static void answer(struct hub *h, struct http_resp *resp, const struct ingest_ba
 	for (int k = 0; k < CHAIN_REASONS; k++)
 		atomic_fetch_add(&h->m.breaks[k], r->by_reason[k]);
 	log_debug("msg=\"batch\" node=%s events=%zu drops=%zu acked=%" PRIu64 " stored=%" PRIu64
-		  " duplicates=%" PRIu64 " breaks=%" PRIu64, b->node, b->n_events, b->n_drops,
-		  r->acked, r->stored, r->duplicates, r->breaks);
-	http_json(resp, 200, json_pack("{s:I, s:I, s:I, s:I}", "acked", (json_int_t)r->acked,
-				       "stored", (json_int_t)r->stored, "duplicates",
-				       (json_int_t)r->duplicates, "breaks", (json_int_t)r->breaks));
+		  " duplicates=%" PRIu64 " breaks=%" PRIu64,
+		  b->node, b->n_events, b->n_drops, r->acked, r->stored, r->duplicates, r->breaks);
+	http_json(resp, 200,
+		  json_pack("{s:I, s:I, s:I, s:I}", "acked", (json_int_t)r->acked, "stored",
+			    (json_int_t)r->stored, "duplicates", (json_int_t)r->duplicates,
+			    "breaks", (json_int_t)r->breaks));
 }
 
 static void apply(struct hub *h, struct http_resp *resp, const struct ingest_batch *b)
@@ -407,7 +428,8 @@ bool ingest_batch_scan(const char *text, size_t len, struct ingest_batch *b)
 
 void ingest_handle(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
-	const char *node = hub_node_for_token(h, http_bearer(req));
+	char node_buf[AUTH_NAME_MAX + 1];
+	const char *node = enroll_node_for_token(h, http_bearer(req), node_buf, sizeof(node_buf));
 	struct ingest_batch fast;
 	struct buf plain;
 	const char *text;

@@ -23,22 +23,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The JSON object body of req, or NULL with a 400 in resp. */
-static json_t *body_object(const struct http_req *req, struct http_resp *resp)
-{
-	json_error_t jerr;
-	json_t *j = json_loadb(req->body.data ? (const char *)req->body.data : "", req->body.len,
-			       JSON_REJECT_DUPLICATES, &jerr);
-
-	if (!j || !json_is_object(j)) {
-		http_error(resp, 400, "body: expected a JSON object%s%s", j ? "" : ": ",
-			   j ? "" : jerr.text);
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
-
 /* The string member key of o, or NULL (absent or not a string). */
 static const char *member(json_t *o, const char *key)
 {
@@ -64,6 +48,8 @@ static void actor_of(const struct principal *p, char *out, size_t cap)
 		snprintf(out, cap, "%s:%s", kinds[p->kind], p->name);
 }
 
+static int put_audit(struct hub *h, void *arg) { return h->db->ops->audit_put(h->db, arg); }
+
 void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
 		 const char *result, const char *detail)
 {
@@ -76,13 +62,7 @@ void users_audit(struct hub *h, const struct http_req *req, const char *action, 
 	mw_strlcpy(a.remote, req->remote, sizeof(a.remote));
 	mw_strlcpy(a.result, result, sizeof(a.result));
 	mw_strlcpy(a.detail, detail ? detail : "", sizeof(a.detail));
-	pthread_mutex_lock(&h->write_lock);
-	rc = h->db->ops->begin(h->db);
-	if (rc == MW_OK && (rc = h->db->ops->audit_put(h->db, &a)) == MW_OK)
-		rc = h->db->ops->commit(h->db);
-	if (rc)
-		h->db->ops->rollback(h->db);
-	pthread_mutex_unlock(&h->write_lock);
+	rc = hub_write(h, put_audit, &a);
 	log_info("msg=\"audit\" actor=%s action=%s target=\"%s\" remote=%s result=%s detail=\"%s\"",
 		 a.actor, a.action, a.target, a.remote, a.result, a.detail);
 	if (rc)
@@ -125,37 +105,8 @@ void users_authenticate(struct hub *h, const char *bearer, struct principal *out
 
 /* ---- writes ------------------------------------------------------------- */
 
-/* Runs fn(h, arg) in a write transaction. */
-static int write_tx(struct hub *h, int (*fn)(struct hub *, void *), void *arg)
+int users_issue_token(struct hub *h, struct new_token *nt)
 {
-	int rc;
-
-	pthread_mutex_lock(&h->write_lock);
-	rc = h->db->ops->begin(h->db);
-	if (rc == MW_OK)
-		rc = fn(h, arg);
-	if (rc == MW_OK)
-		rc = h->db->ops->commit(h->db);
-	if (rc)
-		h->db->ops->rollback(h->db);
-	pthread_mutex_unlock(&h->write_lock);
-	return rc;
-}
-
-/* A new token for owner with role, stored; the clear text goes to the
- * caller only. */
-struct new_token {
-	enum token_kind kind;
-	const char *owner, *name;
-	int role;
-	int64_t ttl_ms;
-	char text[AUTH_TOKEN_LEN + 1];
-	struct db_token row;
-};
-
-static int put_token(struct hub *h, void *arg)
-{
-	struct new_token *nt = arg;
 	int64_t now = mw_now_ns();
 	int rc = auth_token_new(nt->kind, nt->text, nt->row.digest);
 
@@ -169,6 +120,8 @@ static int put_token(struct hub *h, void *arg)
 	nt->row.expires = nt->ttl_ms ? now + nt->ttl_ms * NS_PER_MS : 0;
 	return h->db->ops->token_put(h->db, &nt->row);
 }
+
+static int put_token(struct hub *h, void *arg) { return users_issue_token(h, arg); }
 
 static json_t *token_json(const struct db_token *t)
 {
@@ -187,7 +140,7 @@ static void session_answer(struct hub *h, struct http_resp *resp, const char *us
 			       .name = "login",
 			       .role = role,
 			       .ttl_ms = h->cfg->session_ttl_ms};
-	int rc = write_tx(h, put_token, &nt);
+	int rc = hub_write(h, put_token, &nt);
 
 	if (rc) {
 		http_error(resp, 503, "cannot store the session: %s", mw_strerror(rc));
@@ -214,7 +167,7 @@ static int put_user(struct hub *h, void *arg)
 			   : h->db->ops->user_put(h->db, &e->u, e->create);
 
 	if (rc == MW_OK && e->revoke)
-		rc = h->db->ops->token_revoke(h->db, 0, e->u.name, mw_now_ns());
+		rc = h->db->ops->token_revoke(h->db, 0, e->u.name, "sa", mw_now_ns());
 	return rc;
 }
 
@@ -246,7 +199,7 @@ static bool user_fields_ok(json_t *o, struct http_resp *resp, struct db_user *u,
 
 void users_bootstrap(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
-	json_t *o = body_object(req, resp);
+	json_t *o = http_body_object(req, resp);
 	struct user_edit e = {.create = true};
 	const char *token;
 	uint8_t d[32];
@@ -266,7 +219,7 @@ void users_bootstrap(struct hub *h, struct http_req *req, struct http_resp *resp
 			   "exists already (ask an admin for an account)");
 		users_audit(h, req, "bootstrap", "", "denied", "wrong or used token");
 	} else if (user_fields_ok(o, resp, &e.u, false)) {
-		rc = write_tx(h, put_user, &e);
+		rc = hub_write(h, put_user, &e);
 		if (rc) {
 			http_error(resp, 503, "cannot store the user: %s", mw_strerror(rc));
 		} else {
@@ -290,7 +243,7 @@ static const char dummy_hash[] = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAA
 
 void users_login(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
-	json_t *o = body_object(req, resp);
+	json_t *o = http_body_object(req, resp);
 	const char *name, *pw;
 	struct db_user u;
 	int64_t now = mw_now_ns();
@@ -333,6 +286,11 @@ out:
 	json_decref(o);
 }
 
+static int revoke_token(struct hub *h, void *arg)
+{
+	return h->db->ops->token_revoke(h->db, *(int64_t *)arg, NULL, NULL, mw_now_ns());
+}
+
 void users_logout(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
 	int rc;
@@ -341,14 +299,7 @@ void users_logout(struct hub *h, struct http_req *req, struct http_resp *resp)
 		http_error(resp, 400, "only a login or an API token can be logged out");
 		return;
 	}
-	pthread_mutex_lock(&h->write_lock);
-	rc = h->db->ops->begin(h->db);
-	if (rc == MW_OK &&
-	    (rc = h->db->ops->token_revoke(h->db, req->who.token_id, NULL, mw_now_ns())) == MW_OK)
-		rc = h->db->ops->commit(h->db);
-	if (rc)
-		h->db->ops->rollback(h->db);
-	pthread_mutex_unlock(&h->write_lock);
+	rc = hub_write(h, revoke_token, &req->who.token_id);
 	if (rc) {
 		http_error(resp, 503, "cannot revoke the token: %s", mw_strerror(rc));
 		return;
@@ -394,7 +345,7 @@ void users_list(struct hub *h, struct http_req *req, struct http_resp *resp)
 
 void users_create(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
-	json_t *o = body_object(req, resp);
+	json_t *o = http_body_object(req, resp);
 	struct user_edit e = {.create = true};
 	char detail[64];
 	int rc;
@@ -402,7 +353,7 @@ void users_create(struct hub *h, struct http_req *req, struct http_resp *resp)
 	if (!o)
 		return;
 	if (user_fields_ok(o, resp, &e.u, true)) {
-		rc = write_tx(h, put_user, &e);
+		rc = hub_write(h, put_user, &e);
 		snprintf(detail, sizeof(detail), "role %s", role_name(e.u.role));
 		if (rc == MW_ERR_EXISTS)
 			http_error(resp, 409, "name: a user %s exists already", e.u.name);
@@ -476,10 +427,10 @@ void users_change(struct hub *h, struct http_req *req, struct http_resp *resp)
 		http_error(resp, 404, "%s: no such user", name ? name : req->url);
 		return;
 	}
-	if (!(o = body_object(req, resp)))
+	if (!(o = http_body_object(req, resp)))
 		return;
 	if (apply_change(h, o, &e, resp)) {
-		rc = write_tx(h, put_user, &e);
+		rc = hub_write(h, put_user, &e);
 		if (rc)
 			http_error(resp, 503, "cannot store the user: %s", mw_strerror(rc));
 		else
@@ -504,7 +455,7 @@ void users_delete(struct hub *h, struct http_req *req, struct http_resp *resp)
 		http_error(resp, 409, "%s: the last admin cannot be deleted", name);
 		return;
 	}
-	rc = write_tx(h, put_user, &e);
+	rc = hub_write(h, put_user, &e);
 	if (rc)
 		http_error(resp, 503, "cannot delete the user: %s", mw_strerror(rc));
 	else
@@ -559,7 +510,7 @@ static bool parse_ttl(json_t *o, int64_t *ms)
 
 void users_tokens_create(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
-	json_t *o = body_object(req, resp);
+	json_t *o = http_body_object(req, resp);
 	struct new_token nt = {.kind = TOKEN_API,
 			       .owner = req->who.name,
 			       .role = req->who.role,
@@ -585,7 +536,7 @@ void users_tokens_create(struct hub *h, struct http_req *req, struct http_resp *
 	} else {
 		if (role)
 			nt.role = (int)role_parse(role);
-		rc = write_tx(h, put_token, &nt);
+		rc = hub_write(h, put_token, &nt);
 		if (rc) {
 			http_error(resp, 503, "cannot store the token: %s", mw_strerror(rc));
 		} else {
@@ -599,39 +550,30 @@ void users_tokens_create(struct hub *h, struct http_req *req, struct http_resp *
 	json_decref(o);
 }
 
-struct revoke {
-	int64_t id;
-};
-
-static int revoke_token(struct hub *h, void *arg)
-{
-	return h->db->ops->token_revoke(h->db, ((struct revoke *)arg)->id, NULL, mw_now_ns());
-}
-
 void users_tokens_revoke(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
 	const char *rest = path_rest(req, "/v1/tokens/");
 	struct db_token *t = NULL;
-	struct revoke r = {0};
+	int64_t id = 0;
 	size_t n = 0, i;
 	int rc;
 
-	if (!rest || mw_parse_i64(rest, 1, INT64_MAX, &r.id)) {
+	if (!rest || mw_parse_i64(rest, 1, INT64_MAX, &id)) {
 		http_error(resp, 404, "%s: no such token (the id is a number)", req->url);
 		return;
 	}
 	rc = h->db->ops->tokens_list(h->db, req->who.role == ROLE_ADMIN ? NULL : req->who.name, &t,
 				     &n);
-	for (i = 0; rc == MW_OK && i < n && t[i].id != r.id; i++)
+	for (i = 0; rc == MW_OK && i < n && t[i].id != id; i++)
 		;
 	if (rc || i == n || (t[i].kind != TOKEN_SESSION && t[i].kind != TOKEN_API)) {
 		http_error(resp, 404, "token %s: none of yours", rest);
 	} else {
-		rc = write_tx(h, revoke_token, &r);
+		rc = hub_write(h, revoke_token, &id);
 		if (rc)
 			http_error(resp, 503, "cannot revoke the token: %s", mw_strerror(rc));
 		else
-			http_json(resp, 200, json_pack("{s:I}", "revoked", (json_int_t)r.id));
+			http_json(resp, 200, json_pack("{s:I}", "revoked", (json_int_t)id));
 		users_audit(h, req, "token.revoke", t[i].name, rc ? "failed" : "ok", t[i].owner);
 	}
 	free(t);

@@ -20,6 +20,20 @@
  * sent none or one that is unknown, expired or revoked. */
 void users_authenticate(struct hub *h, const char *bearer, struct principal *out);
 
+/* A token to issue: kind, owner, name, role and ttl (0: never expires) in;
+ * the clear text (shown once to whoever asked) and the stored row out. */
+struct new_token {
+	enum token_kind kind;
+	const char *owner, *name;
+	int role;
+	int64_t ttl_ms;
+	char text[AUTH_TOKEN_LEN + 1];
+	struct db_token row; /* set row.labels before, if any */
+};
+
+/* Makes and stores nt's token; inside a write transaction (hub_write). */
+int users_issue_token(struct hub *h, struct new_token *nt) MW_MUST_CHECK;
+
 /* Appends a line to the audit log (takes the write lock). result is "ok",
  * "denied" or "failed"; target and detail may be empty. */
 void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,

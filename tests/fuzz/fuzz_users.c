@@ -1,15 +1,18 @@
-/* fuzz_users.c -- libFuzzer harness for the hub's user and token requests.
+/* fuzz_users.c -- libFuzzer harness for the hub's user, token and enrollment
+ * requests.
  *
- * POST /v1/login and /v1/bootstrap take bodies from anyone; /v1/users and
- * /v1/tokens from any holder of a token. The first byte of an input picks
- * the handler (login, bootstrap, create user, change user "u1", delete
- * user "u1", create token, revoke token 1), the rest is its body; the
+ * POST /v1/login, /v1/bootstrap and /v1/enroll take bodies from anyone;
+ * /v1/users, /v1/tokens and /v1/enrollments from holders of a token. The
+ * first byte of an input picks the handler (login, bootstrap, create user,
+ * change user "u1", delete user "u1", create token, revoke token 1, create
+ * an enrollment token, enroll, revoke node "e1"), the rest is its body; the
  * caller is the admin "root". One hub (a real SQLite store in a temporary
  * directory) serves every input, so state carries over as it would. The
  * harness aborts when an answer is not one the API documents, when a
  * refusal does not say why, or when the hub is left without an enabled
  * admin (the last admin must stay). */
 #include "hub/db.h"
+#include "hub/enroll.h"
 #include "hub/users.h"
 
 #include <ftw.h>
@@ -77,6 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{users_delete, "/v1/users/u1"},
 		{users_tokens_create, "/v1/tokens"},
 		{users_tokens_revoke, "/v1/tokens/1"},
+		{enroll_create, "/v1/enrollments"},
+		{enroll_node, "/v1/enroll"},
+		{enroll_revoke_node, "/v1/nodes/e1/revoke"},
 	};
 	struct http_req req = {.method = "POST", .remote = "192.0.2.1"};
 	struct http_resp resp = {0};

@@ -1,0 +1,107 @@
+/* fleet.c -- `mw enroll create|list` and `mw nodes revoke NODE`. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --label KEY=VALUE flags as a JSON object; NULL after saying which is bad. */
+static json_t *labels_json(const struct opts *o)
+{
+	json_t *labels = json_object();
+
+	for (int i = 0; labels && i < o->nlabels; i++) {
+		const char *eq = strchr(o->labels[i], '=');
+		char key[128];
+		if (!eq || eq == o->labels[i] || (size_t)(eq - o->labels[i]) >= sizeof(key)) {
+			fprintf(stderr, "mw: --label %s: KEY=VALUE expected\n", o->labels[i]);
+			json_decref(labels);
+			return NULL;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - o->labels[i]), o->labels[i]);
+		json_object_set_new(labels, key, json_string(eq + 1));
+	}
+	return labels;
+}
+
+static int enroll_create(struct opts *o)
+{
+	json_t *labels = labels_json(o), *body, *j;
+	char exp[32];
+	int rc;
+
+	if (!labels)
+		return 2;
+	body = json_pack("{s:o}", "labels", labels);
+	if (o->ttl)
+		json_object_set_new(body, "ttl", json_string(o->ttl));
+	if (o->node)
+		json_object_set_new(body, "node", json_string(o->node));
+	rc = cli_call(o, "POST", "/v1/enrollments", body, &j);
+	if (rc || !j)
+		return rc;
+	cli_time(json_integer_value(json_object_get(j, "expires")), exp, sizeof(exp));
+	printf("%s\n", json_string_value(json_object_get(j, "token")));
+	fprintf(stderr,
+		"one-time enrollment token (id %" JSON_INTEGER_FORMAT ", until %s); on the "
+		"new edge:\n  mw-edge enroll %s TOKEN --config FILE\n",
+		json_integer_value(json_object_get(j, "id")), exp, o->hub);
+	json_decref(j);
+	return 0;
+}
+
+static int enroll_list(struct opts *o)
+{
+	json_t *j, *e;
+	size_t i;
+
+	if (cli_call(o, "GET", "/v1/enrollments", NULL, &j))
+		return 1;
+	if (!j)
+		return 0;
+	printf("%6s  %-20s %-20s %s\n", "ID", "FOR NODE", "EXPIRES (UTC)", "LABELS");
+	json_array_foreach(json_object_get(j, "enrollments"), i, e)
+	{
+		char exp[32], *labels = json_dumps(json_object_get(e, "labels"), JSON_COMPACT);
+		const char *node = json_string_value(json_object_get(e, "node"));
+		cli_time(json_integer_value(json_object_get(e, "expires")), exp, sizeof(exp));
+		printf("%6" JSON_INTEGER_FORMAT "  %-20s %-20s %s\n",
+		       json_integer_value(json_object_get(e, "id")), node && *node ? node : "(any)",
+		       exp, labels ? labels : "{}");
+		free(labels);
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cli_enroll(struct opts *o)
+{
+	const char *sub = o->nwords > 1 ? o->words[1] : "list";
+
+	if (strcmp(sub, "create") == 0)
+		return enroll_create(o);
+	if (strcmp(sub, "list") == 0)
+		return enroll_list(o);
+	fprintf(stderr, "mw: enroll: create [--label K=V]... [--ttl 24h] [--node ID] | list\n");
+	return 2;
+}
+
+int cli_nodes_revoke(struct opts *o)
+{
+	char path[256];
+	json_t *j;
+	int rc;
+
+	if (o->nwords != 3 || strcmp(o->words[1], "revoke") != 0) {
+		fprintf(stderr, "mw: nodes: (list) | revoke NODE\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/v1/nodes/%s/revoke", o->words[2]);
+	rc = cli_call(o, "POST", path, NULL, &j);
+	if (rc == 0 && j)
+		printf("revoked %s: its next request is refused; it can enroll again with a new "
+		       "token\n",
+		       o->words[2]);
+	json_decref(j);
+	return rc;
+}
