@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 JOBS   ?= 2
 DEPS = build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev \
        libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libyaml-dev libzstd-dev \
-       nettle-dev libargon2-dev libcmocka-dev prometheus zstd \
+       nettle-dev libgnutls28-dev libargon2-dev libcmocka-dev prometheus zstd \
        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libturbojpeg0-dev \
        libdmtx-dev libqrencode-dev libzbar-dev libopencv-dev
 FUZZ_SECONDS ?= 60

@@ -211,6 +211,7 @@ def run(bindir, total, workdir):
         "log": {"level": "warn"},
         "nodes": {node: node_token},
         "api": {"token": hub_token},
+        "tls": {"mode": "off"},
     }, "hub.addr")
     try:
         edge.start()

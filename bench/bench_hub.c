@@ -17,10 +17,10 @@
 #include "core/http.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +29,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define BATCHES 100      /* per edge */
+#define BATCHES 100 /* per edge */
 #define PER_BATCH 1000
-#define EDGES 4          /* edges posting at once in the second run */
+#define EDGES 4 /* edges posting at once in the second run */
 #define TOKEN "bench-token-%d-0123456789"
 
 struct batch {
@@ -99,9 +99,10 @@ static struct batch *build_batches(const char *node)
 		if (ZSTD_isError(out[b].len))
 			die("zstd");
 		if (b == 0 && strcmp(node, "bench-0") == 0)
-			fprintf(stderr, "bench_hub: batch of %d events: %zu bytes JSON, %zu zstd, "
-				"%zu canonical bytes per event\n", PER_BATCH, json.len, out[b].len,
-				canon_total / PER_BATCH);
+			fprintf(stderr,
+				"bench_hub: batch of %d events: %zu bytes JSON, %zu zstd, "
+				"%zu canonical bytes per event\n",
+				PER_BATCH, json.len, out[b].len, canon_total / PER_BATCH);
 	}
 	buf_free(&json);
 	buf_free(&scratch);
@@ -122,7 +123,10 @@ static pid_t start_hub(const char *dir, char *addr, size_t cap)
 	snprintf(conf, sizeof(conf), "%s/hub.yaml", dir);
 	if (!(f = fopen(conf, "w")))
 		die("cannot write the config");
-	fprintf(f, "listen: 127.0.0.1:0\ndata_dir: %s\nlog:\n  level: warn\nnodes:\n", dir);
+	fprintf(f,
+		"listen: 127.0.0.1:0\ndata_dir: %s\nlog:\n  level: warn\ntls:\n  mode: off\n"
+		"nodes:\n",
+		dir);
 	for (int i = 0; i <= EDGES; i++)
 		fprintf(f, "  bench-%d: " TOKEN "\n", i, i);
 	fclose(f);
@@ -185,8 +189,11 @@ static void *post_all(void *arg)
 	snprintf(url, sizeof(url), "http://%s/v1/ingest", p->addr);
 	snprintf(token, sizeof(token), TOKEN, p->edge);
 	for (int b = 0; b < BATCHES; b++) {
-		struct http_request req = {.url = url, .headers = headers, .bearer = token,
-					   .body = batches[b].z, .body_len = batches[b].len};
+		struct http_request req = {.url = url,
+					   .headers = headers,
+					   .bearer = token,
+					   .body = batches[b].z,
+					   .body_len = batches[b].len};
 		struct http_response resp;
 		json_t *j;
 		if (http_do(c, &req, &resp)) {

@@ -86,6 +86,8 @@ rm -f "$demo/hub/data/hub.addr" "$demo/edge/data/edge.addr"
 cat >"$demo/hub/hub.yaml" <<EOF
 # mw-hub demo config, written by scripts/demo.sh
 listen: "127.0.0.1:0"
+tls:
+  mode: off        # plain HTTP, allowed on loopback only (docs/security.md)
 data_dir: "$demo/hub/data"
 nodes:
   demo-edge: "$node_token"

@@ -44,6 +44,16 @@ const struct config_key hub_config_keys[] = {
 	   "2160h", NULL,
 	   "how long an API token stays valid unless it is created with its own ttl (2160h: 90 "
 	   "days)"),
+	HK("tls.mode", CONF_ENUM, tls_mode, 0, 0, 0, "auto", "auto|files|off",
+	   "auto: the hub's own CA in DATA_DIR/tls signs its certificate; files: tls.cert and "
+	   "tls.key; off: plain HTTP, only on a loopback listen address"),
+	HK("tls.cert", CONF_STRING, tls_cert, HS(tls_cert), 0, 0, NULL, NULL,
+	   "with tls.mode files: the server certificate chain (PEM)"),
+	HK("tls.key", CONF_STRING, tls_key, HS(tls_key), 0, 0, NULL, NULL,
+	   "with tls.mode files: the server's private key (PEM)"),
+	HK("tls.names", CONF_STRING, tls_names, HS(tls_names), 0, 0, NULL, NULL,
+	   "with tls.mode auto: host names and addresses edges use to reach the hub, "
+	   "comma-separated (the listen address, the host name and localhost are added)"),
 	CONFIG_END,
 };
 
@@ -115,6 +125,18 @@ int hub_config_check(const struct hub_config *c, char *err, size_t errlen)
 
 	if (hub_config_parse_listen(c->listen, host, sizeof(host), &port)) {
 		snprintf(err, errlen, "listen: '%.100s' is not host:port (like 127.0.0.1:7800)",
+			 c->listen);
+		return MW_ERR_INVALID;
+	}
+	if (c->tls_mode == HUB_TLS_FILES && (!c->tls_cert[0] || !c->tls_key[0])) {
+		snprintf(err, errlen, "%s: needed with tls.mode files",
+			 c->tls_cert[0] ? "tls.key" : "tls.cert");
+		return MW_ERR_INVALID;
+	}
+	if (c->tls_mode == HUB_TLS_OFF && strcmp(host, "localhost") && strncmp(host, "127.", 4)) {
+		snprintf(err, errlen,
+			 "tls.mode: off is only allowed on a loopback address (listen is %s); use "
+			 "auto or files",
 			 c->listen);
 		return MW_ERR_INVALID;
 	}

@@ -25,6 +25,7 @@
 #include "hub/ingest.h"
 #include "hub/metrics.h"
 #include "hub/query.h"
+#include "hub/tls.h"
 #include "hub/users.h"
 
 #include <arpa/inet.h>
@@ -416,7 +417,8 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_in *sa)
 	return MW_OK;
 }
 
-int http_start(struct hub *h, const char *host, uint16_t port, struct http_server **out)
+int http_start(struct hub *h, const char *host, uint16_t port, const struct hub_tls *tls,
+	       struct http_server **out)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	const union MHD_DaemonInfo *info;
@@ -428,12 +430,24 @@ int http_start(struct hub *h, const char *host, uint16_t port, struct http_serve
 	srv->hub = h;
 	if ((rc = resolve(host, port, &sa)))
 		goto fail;
-	srv->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port, NULL,
-		NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+	if (tls->on)
+		srv->d = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+				MHD_USE_TLS,
+			port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+			srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_HTTPS_MEM_KEY,
+			tls->key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls->cert_pem, MHD_OPTION_END);
+	else
+		srv->d = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port,
+			NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+			(unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+			(unsigned)HTTP_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+			MHD_OPTION_END);
 	if (!srv->d) {
 		log_error("msg=\"cannot listen\" host=%s port=%u hint=\"is the port in use?\"",
 			  host, (unsigned)port);

@@ -38,9 +38,12 @@ typedef void (*http_handler)(struct hub *h, struct http_req *req, struct http_re
 
 struct http_server;
 
-/* Starts listening on host:port (port 0: any free one). */
-int http_start(struct hub *h, const char *host, uint16_t port, struct http_server **out)
-	MW_MUST_CHECK;
+struct hub_tls;
+
+/* Starts listening on host:port (port 0: any free one), with TLS when
+ * tls->on (the certificate and key must outlive the server). */
+int http_start(struct hub *h, const char *host, uint16_t port, const struct hub_tls *tls,
+	       struct http_server **out) MW_MUST_CHECK;
 uint16_t http_port(const struct http_server *s);
 /* Stops accepting, finishes the requests in flight, frees the server. */
 void http_stop(struct http_server *s);

@@ -12,6 +12,7 @@
 #include "hub/config.h"
 #include "hub/http.h"
 #include "hub/hub.h"
+#include "hub/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,8 @@ static const char usage[] =
 /* No user exists yet: how to create the first admin. The token goes to
  * stderr and to DATA_DIR/bootstrap.token (mode 0600), never to the log
  * lines of a running hub; it is good until used or the hub restarts. */
-static void print_bootstrap(const struct hub *h, const char *host, uint16_t port)
+static void print_bootstrap(const struct hub *h, const struct hub_tls *tls, const char *host,
+			    uint16_t port)
 {
 	char path[1024];
 	FILE *f;
@@ -85,9 +87,10 @@ static void print_bootstrap(const struct hub *h, const char *host, uint16_t port
 	}
 	fprintf(stderr,
 		"mw-hub: no users yet. Create the first admin with this one-time token:\n"
-		"  mw --hub http://%s:%u login --bootstrap %s --user admin\n"
+		"  mw --hub %s://%s:%u%s%s login --bootstrap %s --user admin\n"
 		"(also in %s, readable by this user only)\n",
-		host, (unsigned)port, h->bootstrap_token, path);
+		tls->on ? "https" : "http", host, (unsigned)port, tls->ca_path[0] ? " --ca " : "",
+		tls->ca_path, h->bootstrap_token, path);
 }
 
 /* Applies the settings the command line gives; 0, 1 (exit 0) or 2. */
@@ -216,8 +219,9 @@ static int write_addr(const char *dir, const char *host, uint16_t port)
 static int serve(struct hub_config *c)
 {
 	struct http_server *srv = NULL;
+	struct hub_tls tls = {0};
 	struct hub h;
-	char host[128];
+	char host[128], err[512] = "";
 	uint16_t port;
 	sigset_t set;
 	int sig = 0, rc;
@@ -230,21 +234,30 @@ static int serve(struct hub_config *c)
 	if ((rc = hub_config_parse_listen(c->listen, host, sizeof(host), &port)) ||
 	    (rc = make_dir(c->data_dir)))
 		return rc;
-	if ((rc = hub_open(&h, c, &db_sqlite_ops)))
+	if ((rc = hub_tls_prepare(c, host, &tls, err, sizeof(err)))) {
+		fprintf(stderr, "mw-hub: %s\n", err);
 		return rc;
-	if ((rc = http_start(&h, host, port, &srv)) ||
+	}
+	if ((rc = hub_open(&h, c, &db_sqlite_ops))) {
+		hub_tls_free(&tls);
+		return rc;
+	}
+	if ((rc = http_start(&h, host, port, &tls, &srv)) ||
 	    (rc = write_addr(c->data_dir, host, http_port(srv))))
 		goto out;
-	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s", MW_VERSION, c->nodes.n,
-		 h.api_token_set ? "set" : "none");
+	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s tls=%s ca=%s "
+		 "ca_sha256=%s",
+		 MW_VERSION, c->nodes.n, h.api_token_set ? "set" : "none", tls.on ? "on" : "off",
+		 tls.ca_path[0] ? tls.ca_path : "-", tls.ca_sha256[0] ? tls.ca_sha256 : "-");
 	if (h.bootstrap_open)
-		print_bootstrap(&h, host, http_port(srv));
+		print_bootstrap(&h, &tls, host, http_port(srv));
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
 	http_stop(srv);
 	hub_close(&h);
+	hub_tls_free(&tls);
 	return rc;
 }
 

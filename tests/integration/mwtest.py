@@ -344,7 +344,8 @@ class Hub(Daemon):
         self.nodes = dict(nodes)
         cfg = {"listen": "127.0.0.1:%d" % self.port,
                "data_dir": os.path.join(workdir, name, "data"),
-               "nodes": dict(nodes)}
+               "nodes": dict(nodes),
+               "tls": {"mode": "off"}}   # plain HTTP on loopback: test_tls.py does TLS
         if api_token:
             cfg["api"] = {"token": api_token}
         merge(cfg, extra)
