@@ -82,11 +82,14 @@ void cli_resolve_hub(struct opts *o, char *buf, size_t cap)
 	json_t *saved = credentials_load();
 	const char *shub = json_string_value(json_object_get(saved, "hub"));
 	const char *stok = json_string_value(json_object_get(saved, "token"));
+	const char *sca = json_string_value(json_object_get(saved, "ca"));
 
 	if (!o->hub || !*o->hub)
 		o->hub = getenv("MW_HUB");
 	if (!o->token || !*o->token)
 		o->token = getenv("MW_TOKEN");
+	if (!o->ca || !*o->ca)
+		o->ca = getenv("MW_CA");
 	if ((!o->hub || !*o->hub) && shub)
 		o->hub = shub;
 	if (!o->hub || !*o->hub)
@@ -99,6 +102,10 @@ void cli_resolve_hub(struct opts *o, char *buf, size_t cap)
 	if ((!o->token || !*o->token) && stok && shub && strcmp(shub, o->hub) == 0) {
 		snprintf(o->saved_token, sizeof(o->saved_token), "%s", stok);
 		o->token = o->saved_token;
+	}
+	if ((!o->ca || !*o->ca) && sca && *sca && shub && strcmp(shub, o->hub) == 0) {
+		snprintf(o->saved_ca, sizeof(o->saved_ca), "%s", sca);
+		o->ca = o->saved_ca;
 	}
 	if (o->token && !*o->token)
 		o->token = NULL;
@@ -144,10 +151,14 @@ static int read_password(const struct opts *o, const char *prompt, char *out, si
 static int save_login(const struct opts *o, json_t *answer)
 {
 	char path[1024];
-	json_t *c = json_pack("{s:s, s:O, s:O, s:O}", "hub", o->hub, "user",
-			      json_object_get(answer, "user"), "token",
-			      json_object_get(answer, "token"), "expires",
-			      json_object_get(answer, "expires"));
+	char ca[4096] = "";
+	json_t *c;
+
+	if (o->ca && *o->ca && !realpath(o->ca, ca))
+		snprintf(ca, sizeof(ca), "%s", o->ca);
+	c = json_pack("{s:s, s:O, s:O, s:O, s:s}", "hub", o->hub, "user",
+		      json_object_get(answer, "user"), "token", json_object_get(answer, "token"),
+		      "expires", json_object_get(answer, "expires"), "ca", ca);
 	char when[32];
 	int rc = c ? credentials_save(c, path, sizeof(path)) : MW_ERR_NOMEM;
 
@@ -205,7 +216,7 @@ int cli_login(struct opts *o)
 static void forget_token(const struct opts *o)
 {
 	char path[1024];
-	json_t *c = json_pack("{s:s}", "hub", o->hub);
+	json_t *c = json_pack("{s:s, s:s}", "hub", o->hub, "ca", o->ca ? o->ca : "");
 
 	if (!c || credentials_save(c, path, sizeof(path)))
 		fprintf(stderr, "mw: cannot rewrite the credentials file; delete it\n");

@@ -16,7 +16,7 @@
 #define CLI_CREDENTIALS_HELP "$MW_CREDENTIALS, else ~/.config/mw/credentials (mode 0600)"
 
 struct opts {
-	const char *hub, *token, *cmd;
+	const char *hub, *token, *ca, *cmd;
 	const char *words[3]; /* the command and up to two words after it */
 	int nwords;
 	const char *node, *source, *kind, *severity, *since, *until, *after, *limit;
@@ -25,10 +25,12 @@ struct opts {
 	int nlabels;
 	int json, password_stdin, password, disable, enable;
 	char saved_token[128]; /* from the credentials file */
+	char saved_ca[1024];
 };
 
-/* Fills o->hub and o->token: flags, then MW_HUB/MW_TOKEN, then the saved
- * login (its token only for its own hub), then DEFAULT_HUB. */
+/* Fills o->hub, o->token and o->ca: flags, then MW_HUB/MW_TOKEN/MW_CA,
+ * then the saved login (its token and CA only for its own hub), then
+ * DEFAULT_HUB. */
 void cli_resolve_hub(struct opts *o, char *buf, size_t cap);
 
 /* method path (body, which it takes, or NULL) at the hub. 0 with the

@@ -50,6 +50,8 @@ static const char usage[] =
 	"                 " DEFAULT_HUB ")\n"
 	"  --token TOKEN  a session or API token, or the hub's api.token (default\n"
 	"                 $MW_TOKEN, else the token of your login)\n"
+	"  --ca FILE      an https hub's CA certificate, such as its DATA_DIR/tls/ca.pem\n"
+	"                 (default $MW_CA, else the CA of your login, else the system's)\n"
 	"  --json         print the hub's answer as it is\n"
 	"\n"
 	"Passwords are read from the terminal without echo, or from standard input\n"
@@ -89,6 +91,7 @@ int cli_call(const struct opts *o, const char *method, const char *path, json_t 
 		.url = url,
 		.headers = body ? hdrs : NULL,
 		.bearer = o->token,
+		.ca_file = o->ca,
 		.body = text,
 		.body_len = text ? strlen(text) : 0,
 		.timeout_ms = TIMEOUT_MS,
@@ -286,6 +289,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	} vflags[] = {
 		{"--hub", offsetof(struct opts, hub)},
 		{"--token", offsetof(struct opts, token)},
+		{"--ca", offsetof(struct opts, ca)},
 		{"--node", offsetof(struct opts, node)},
 		{"--source", offsetof(struct opts, source)},
 		{"--kind", offsetof(struct opts, kind)},

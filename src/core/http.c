@@ -17,6 +17,7 @@
  * sent once more on a fresh connection; never after part of an answer came
  * (the server did see the request then, and might act on it twice). */
 #include "core/http.h"
+#include "core/http_tls.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -435,6 +436,7 @@ struct target {
 	const char *path; /* into the URL: "/..." or "?..." or "" */
 	size_t path_len;  /* up to a '#', which is not sent */
 	const char *unix_path;
+	bool tls; /* https:// */
 };
 
 static int bad_url(char *err, size_t cap, const char *url, const char *why)
@@ -444,13 +446,13 @@ static int bad_url(char *err, size_t cap, const char *url, const char *why)
 	return MW_ERR_INVALID;
 }
 
-static int parse_port(const char *s, size_t n, char *out, size_t cap)
+static int parse_port(const char *s, size_t n, char *out, size_t cap, bool tls)
 {
 	int64_t v;
 	char tmp[8];
 
 	if (n == 0) {
-		mw_strlcpy(out, "80", cap);
+		mw_strlcpy(out, tls ? "443" : "80", cap);
 		return MW_OK;
 	}
 	if (n >= sizeof(tmp))
@@ -501,10 +503,10 @@ static int parse_authority(const char *a, size_t n, struct target *t, char *err,
 	if (!t->host[0])
 		return bad_url(err, cap, url, "no host");
 	if (parse_port(colon ? colon + 1 : "", colon ? (size_t)(a + n - colon - 1) : 0, t->port,
-		       sizeof(t->port)))
+		       sizeof(t->port), t->tls))
 		return bad_url(err, cap, url, "invalid port (1-65535)");
 	snprintf(t->name, sizeof(t->name), v6 ? "[%s]:%s" : "%s:%s", t->host, t->port);
-	if (strcmp(t->port, "80") == 0)
+	if (strcmp(t->port, t->tls ? "443" : "80") == 0)
 		snprintf(t->host_hdr, sizeof(t->host_hdr), v6 ? "[%s]" : "%s", t->host);
 	else
 		mw_strlcpy(t->host_hdr, t->name, sizeof(t->host_hdr));
@@ -520,15 +522,10 @@ static int parse_url(const char *url, const char *unix_path, struct target *t, c
 	memset(t, 0, sizeof(*t));
 	if (!url || !*url)
 		return bad_url(err, cap, "", "no URL");
-	if (strncasecmp(url, "https://", 8) == 0) {
-		snprintf(err, cap,
-			 "https is not supported yet; use http:// on a trusted network "
-			 "(TLS comes with enrollment)");
-		return MW_ERR_INVALID;
-	}
-	if (strncasecmp(url, "http://", 7) != 0)
-		return bad_url(err, cap, url, "only http:// URLs are supported");
-	a = url + 7;
+	t->tls = strncasecmp(url, "https://", 8) == 0;
+	if (!t->tls && strncasecmp(url, "http://", 7) != 0)
+		return bad_url(err, cap, url, "only http:// and https:// URLs are supported");
+	a = url + (t->tls ? 8 : 7);
 	end = a + strcspn(a, "/?#");
 	if (memchr(a, '@', (size_t)(end - a)))
 		return bad_url(err, cap, url, "user names in URLs are not supported");
@@ -553,6 +550,8 @@ static int parse_url(const char *url, const char *unix_path, struct target *t, c
 
 struct http_client {
 	int fd;			  /* -1 when not connected */
+	struct http_tls *tls;	  /* on fd, for https */
+	char ca[512];		  /* the CA file the TLS session was verified with */
 	char peer[NAME_MAX_ + 8]; /* whom fd is connected to: "tcp:host:port", "unix:path" */
 	struct buf head;	  /* the request line and headers */
 	struct http_parser parser;
@@ -578,7 +577,9 @@ int http_client_new(struct http_client **out)
 	if (!c)
 		return MW_ERR_NOMEM;
 	c->fd = -1;
+	c->tls = NULL;
 	c->peer[0] = '\0';
+	c->ca[0] = '\0';
 	buf_init(&c->head, REQUEST_HEAD_MAX);
 	*out = c;
 	return MW_OK;
@@ -586,6 +587,8 @@ int http_client_new(struct http_client **out)
 
 static void drop_conn(struct http_client *c)
 {
+	http_tls_close(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -704,21 +707,34 @@ static bool idle_conn_ok(int fd)
 }
 
 /* Gets a connection to the target; *reused tells whether it was kept. */
-static int get_conn(struct http_client *c, struct call *k, bool *reused)
+static int get_conn(struct http_client *c, struct call *k, const char *ca, bool *reused)
 {
 	char peer[sizeof(c->peer)];
 	int rc;
 
-	snprintf(peer, sizeof(peer), "%s:%s", k->t->unix_path ? "unix" : "tcp", k->t->name);
+	snprintf(peer, sizeof(peer), "%s:%s",
+		 k->t->unix_path ? "unix"
+		 : k->t->tls	 ? "tls"
+				 : "tcp",
+		 k->t->name);
 	*reused = false;
-	if (c->fd >= 0 && strcmp(peer, c->peer) == 0 && idle_conn_ok(c->fd)) {
+	if (c->fd >= 0 && strcmp(peer, c->peer) == 0 && strcmp(ca, c->ca) == 0 &&
+	    idle_conn_ok(c->fd)) {
 		*reused = true;
 		return MW_OK;
 	}
 	drop_conn(c);
 	rc = k->t->unix_path ? open_unix(k, &c->fd) : open_tcp(k, &c->fd);
-	if (rc == MW_OK)
+	if (rc == MW_OK && k->t->tls &&
+	    (rc = http_tls_open(c->fd, k->t->host, ca, k->deadline, &c->tls, k->err, k->cap))) {
+		if (rc == MW_ERR_BUSY)
+			rc = timed_out(k);
+		drop_conn(c);
+	}
+	if (rc == MW_OK) {
 		mw_strlcpy(c->peer, peer, sizeof(c->peer));
+		mw_strlcpy(c->ca, ca, sizeof(c->ca));
+	}
 	return rc;
 }
 
@@ -788,6 +804,13 @@ static int send_all(struct http_client *c, struct call *k, const void *body, siz
 	struct iovec iov[2] = {{c->head.data, c->head.len}, {(void *)body, body ? body_len : 0}};
 	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
 
+	if (c->tls) {
+		int rc = http_tls_send(c->tls, iov, 2, k->deadline, k->err, k->cap);
+		if (rc == MW_ERR_BUSY)
+			return timed_out(k);
+		k->stale = rc != MW_OK; /* a kept connection the server closed, most likely */
+		return rc;
+	}
 	while (m.msg_iovlen > 0) {
 		ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -836,9 +859,24 @@ static int recv_answer(struct http_client *c, struct call *k)
 	struct http_parser *p = &c->parser;
 
 	for (;;) {
-		ssize_t n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
+		ssize_t n;
 		size_t used;
 		int rc;
+
+		if (c->tls) {
+			size_t got = 0;
+			rc = http_tls_recv(c->tls, c->rbuf, sizeof(c->rbuf), &got, k->deadline,
+					   k->err, k->cap);
+			if (rc == MW_ERR_BUSY)
+				return timed_out(k);
+			if (rc) {
+				k->stale = p->received == 0;
+				return rc;
+			}
+			n = (ssize_t)got;
+		} else {
+			n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
+		}
 
 		if (n > 0) {
 			if ((rc = http_parse(p, c->rbuf, (size_t)n, &used)))
@@ -875,7 +913,7 @@ static int exchange(struct http_client *c, struct call *k, const struct http_req
 	int rc;
 
 	k->stale = false;
-	if ((rc = get_conn(c, k, reused)))
+	if ((rc = get_conn(c, k, req->ca_file ? req->ca_file : "", reused)))
 		return rc;
 	buf_reset(&resp->body);
 	http_parser_init(&c->parser, &resp->body, resp->body.cap, head);

@@ -39,7 +39,7 @@ struct http_client;
 
 struct http_request {
 	const char *method;	    /* "GET", "POST", ...; NULL = GET, or POST with a body */
-	const char *url;	    /* http://host[:port]/path?query; https is refused for now */
+	const char *url;	    /* http(s)://host[:port]/path?query */
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *bearer;	    /* adds "Authorization: Bearer ..." when non-empty */
 	const void *body;
@@ -47,6 +47,9 @@ struct http_request {
 	long timeout_ms;	 /* whole request; 0 = 30 s */
 	size_t max_response;	 /* cap on the answer's body; 0 = 4 MiB */
 	const char *unix_socket; /* connect over this AF_UNIX path instead of TCP */
+	/* https: the CA (PEM file) the server's certificate must chain to,
+	 * such as the hub's own; NULL or "" = the system's trust store. */
+	const char *ca_file;
 };
 
 struct http_response {

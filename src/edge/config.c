@@ -135,6 +135,9 @@ const struct config_key edge_config_keys[] = {
 	K("uplink.token", CONF_STRING, uplink_token, 0, 0, "", NULL,
 	  "this node's token in the hub's nodes map; \"\" = the credential `mw-edge enroll` "
 	  "saved in DATA_DIR/node.credential"),
+	K("uplink.ca", CONF_STRING, uplink_ca, 0, 0, "", NULL,
+	  "with an https hub_url: the hub's CA certificate (PEM) to trust; \"\" = the one "
+	  "`mw-edge enroll` saved, else the system's trust store"),
 	K("uplink.batch_events", CONF_INT, batch_events, 1, 100000, "1000", NULL,
 	  "most events per batch sent to the hub"),
 	K("uplink.batch_bytes", CONF_SIZE, batch_bytes, 4096, GIB, "1M", NULL,

@@ -22,7 +22,7 @@
 struct edge_zone_config {
 	char name[EVENT_ID_MAX + 1];
 	struct config_points polygon; /* frame pixels */
-	int severity;                 /* enum severity of zone.intrusion */
+	int severity;		      /* enum severity of zone.intrusion */
 };
 
 /* One camera (cameras[]). Its detectors are on when configured: zones when
@@ -70,6 +70,8 @@ struct edge_config {
 
 	char hub_url[EDGE_URL_MAX];
 	char uplink_token[EDGE_TOKEN_MAX];
+	char uplink_ca
+		[EDGE_PATH_MAX]; /* the hub's CA for https; "" = node.credential's, else the system's */
 	int64_t batch_events;
 	int64_t batch_bytes;
 	bool compress;

@@ -16,12 +16,18 @@
 #define ENROLL_TIMEOUT_MS 30000L
 
 static const char enroll_usage[] =
-	"usage: mw-edge enroll HUB_URL TOKEN [--config FILE] [--data-dir DIR] [--set KEY=VALUE]\n"
+	"usage: mw-edge enroll HUB_URL TOKEN [--ca CA.pem] [--config FILE] [--data-dir DIR]\n"
+	"                      [--set KEY=VALUE]...\n"
 	"\n"
 	"Joins this edge to the hub at HUB_URL with the one-time enrollment TOKEN an\n"
 	"admin made (mw enroll create). The node id is node.id of the config. The\n"
 	"node's own credential is saved in DATA_DIR/" EDGE_CREDENTIAL_FILE " (mode 0600);\n"
-	"mw-edge then sends to that hub with it (unless uplink.token is set).\n";
+	"mw-edge then sends to that hub with it (unless uplink.token is set).\n"
+	"\n"
+	"  --ca CA.pem  for an https hub with its own CA: the hub's DATA_DIR/tls/ca.pem,\n"
+	"               copied here by the admin. The hub must prove it holds that CA's\n"
+	"               certificate; a copy is kept as DATA_DIR/" EDGE_HUB_CA_FILE " and\n"
+	"               trusted from then on (the CA is pinned).\n";
 
 static int credential_path(const struct edge_config *c, char *out, size_t cap)
 {
@@ -41,7 +47,7 @@ static int save_credential(const char *path, json_t *cred)
 
 /* POSTs {token, node} to hub/v1/enroll; the answer's JSON, or NULL after
  * printing why not. */
-static json_t *ask_hub(const char *hub, const char *token, const char *node)
+static json_t *ask_hub(const char *hub, const char *token, const char *node, const char *ca)
 {
 	char url[EDGE_URL_MAX + 32], *body = NULL;
 	const char *hdrs[] = {"Content-Type: application/json", NULL};
@@ -62,7 +68,8 @@ static json_t *ask_hub(const char *hub, const char *token, const char *node)
 						 .headers = hdrs,
 						 .body = body,
 						 .body_len = strlen(body),
-						 .timeout_ms = ENROLL_TIMEOUT_MS},
+						 .timeout_ms = ENROLL_TIMEOUT_MS,
+						 .ca_file = ca},
 			  &a);
 	free(body);
 	if (rc) {
@@ -85,9 +92,31 @@ static json_t *ask_hub(const char *hub, const char *token, const char *node)
 	return j;
 }
 
-static int enroll(struct edge_config *c, const char *hub, const char *token)
+/* Copies the CA file given with --ca to DATA_DIR/hub-ca.pem (pinned). */
+static int pin_ca(const struct edge_config *c, const char *ca, char *pinned, size_t cap)
 {
-	char path[EDGE_PATH_MAX + 32];
+	FILE *f = fopen(ca, "r");
+	char pem[65536];
+	size_t n = f ? fread(pem, 1, sizeof(pem), f) : 0;
+
+	if (f)
+		fclose(f);
+	if (!n || n == sizeof(pem) || !memmem(pem, n, "BEGIN CERTIFICATE", 17)) {
+		fprintf(stderr, "mw-edge enroll: --ca %s: %s\n", ca,
+			f ? "not a PEM certificate" : strerror(errno));
+		return MW_ERR_INVALID;
+	}
+	snprintf(pinned, cap, "%s/%s", c->data_dir, EDGE_HUB_CA_FILE);
+	if (mw_write_private(pinned, pem, n)) {
+		fprintf(stderr, "mw-edge enroll: cannot write %s: %s\n", pinned, strerror(errno));
+		return MW_ERR_IO;
+	}
+	return MW_OK;
+}
+
+static int enroll(struct edge_config *c, const char *hub, const char *token, const char *ca)
+{
+	char path[EDGE_PATH_MAX + 32], pinned[EDGE_PATH_MAX + 32] = "";
 	json_t *answer, *cred;
 	int rc;
 
@@ -105,12 +134,18 @@ static int enroll(struct edge_config *c, const char *hub, const char *token)
 			strerror(errno));
 		return 1;
 	}
-	if (!(answer = ask_hub(hub, token, c->node_id)))
+	if (ca && pin_ca(c, ca, pinned, sizeof(pinned)))
 		return 1;
-	cred = json_pack("{s:s, s:s, s:O, s:O}", "hub_url", hub, "node", c->node_id, "token",
+	if (!(answer = ask_hub(hub, token, c->node_id, pinned))) {
+		if (pinned[0])
+			unlink(pinned);
+		return 1;
+	}
+	cred = json_pack("{s:s, s:s, s:O, s:O, s:s}", "hub_url", hub, "node", c->node_id, "token",
 			 json_object_get(answer, "token"), "labels",
 			 json_object_get(answer, "labels") ? json_object_get(answer, "labels")
-							   : json_object());
+							   : json_object(),
+			 "ca", pinned);
 	rc = cred ? save_credential(path, cred) : MW_ERR_NOMEM;
 	if (rc)
 		fprintf(stderr,
@@ -129,27 +164,35 @@ static int enroll(struct edge_config *c, const char *hub, const char *token)
 int edge_enroll_main(int argc, char **argv)
 {
 	static struct edge_config c; /* large; runs once */
-	int *rest = calloc((size_t)argc, sizeof(*rest)), nrest = 0, rc = 2;
+	int *rest = calloc((size_t)argc, sizeof(*rest)), nrest = 0, rc = 2, n = 0;
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	const char *ca = NULL;
 
-	for (int i = 2; i < argc; i++)
+	for (int i = 0; args && i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(enroll_usage, stdout);
-			free(rest);
-			return 0;
+			rc = 0;
+			goto out;
 		}
-	if (!rest || edge_config_defaults(&c))
+		if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+			ca = argv[++i]; /* ours, not a config option */
+		else
+			args[n++] = argv[i];
+	}
+	if (!rest || !args || edge_config_defaults(&c))
 		goto out;
 	log_set_level(LOG_WARN);
-	if (edge_config_args(&c, argc, argv, "mw-edge enroll", rest, &nrest))
+	if (edge_config_args(&c, n, args, "mw-edge enroll", rest, &nrest))
 		goto out;
-	if (nrest != 3 || strncmp(argv[rest[1]], "http", 4) != 0) {
+	if (nrest != 3 || strncmp(args[rest[1]], "http", 4) != 0) {
 		fputs(enroll_usage, stderr);
 		goto out;
 	}
-	rc = enroll(&c, argv[rest[1]], argv[rest[2]]);
+	rc = enroll(&c, args[rest[1]], args[rest[2]], ca);
 out:
 	edge_config_free(&c);
 	free(rest);
+	free(args);
 	return rc;
 }
 
@@ -157,7 +200,7 @@ int edge_config_credential(struct edge_config *c)
 {
 	char path[EDGE_PATH_MAX + 32];
 	json_t *j;
-	const char *node, *token, *hub;
+	const char *node, *token, *hub, *ca;
 	int rc = MW_ERR_INVALID;
 
 	if (c->uplink_token[0] || credential_path(c, path, sizeof(path)) || access(path, F_OK) != 0)
@@ -166,6 +209,7 @@ int edge_config_credential(struct edge_config *c)
 	node = json_string_value(json_object_get(j, "node"));
 	token = json_string_value(json_object_get(j, "token"));
 	hub = json_string_value(json_object_get(j, "hub_url"));
+	ca = json_string_value(json_object_get(j, "ca"));
 	if (!node || !token || !hub)
 		log_error("node credential unreadable file=%s hint=\"enroll again\"", path);
 	else if (strcmp(node, c->node_id) != 0)
@@ -173,7 +217,8 @@ int edge_config_credential(struct edge_config *c)
 			  "node.id=%s",
 			  path, node, c->node_id);
 	else if (mw_strlcpy(c->uplink_token, token, sizeof(c->uplink_token)) ||
-		 (!c->hub_url[0] && mw_strlcpy(c->hub_url, hub, sizeof(c->hub_url))))
+		 (!c->hub_url[0] && mw_strlcpy(c->hub_url, hub, sizeof(c->hub_url))) ||
+		 (!c->uplink_ca[0] && ca && mw_strlcpy(c->uplink_ca, ca, sizeof(c->uplink_ca))))
 		log_error("node credential too long file=%s", path);
 	else
 		rc = MW_OK;

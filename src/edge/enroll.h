@@ -12,13 +12,15 @@
 #include "edge/config.h"
 
 #define EDGE_CREDENTIAL_FILE "node.credential"
+#define EDGE_HUB_CA_FILE "hub-ca.pem" /* the hub's CA, pinned at enrollment */
 
 /* `mw-edge enroll ...`: argv as main got it (argv[1] is "enroll"); returns
  * the process's exit code after saying what happened. */
 int edge_enroll_main(int argc, char **argv);
 
 /* With uplink.token empty and DATA_DIR/node.credential present: its token
- * becomes the uplink's, and its hub the uplink.hub_url when that is empty.
+ * becomes the uplink's, its hub the uplink.hub_url and its pinned CA the
+ * uplink.ca when those are empty.
  * MW_ERR_INVALID (logged) when the file is for another node or unreadable;
  * MW_OK when there is none. */
 int edge_config_credential(struct edge_config *c) MW_MUST_CHECK;

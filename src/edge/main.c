@@ -298,6 +298,7 @@ static int start_workers(struct edge *e)
 		.node = c->node_id,
 		.hub_url = c->hub_url,
 		.token = c->uplink_token,
+		.ca_file = c->uplink_ca,
 		.batch_events = (size_t)c->batch_events,
 		.batch_bytes = (size_t)c->batch_bytes,
 		.compress = c->compress,

@@ -53,7 +53,7 @@
 
 struct uplink {
 	struct uplink_options opt;
-	char *node, *url, *token, *base;
+	char *node, *url, *token, *base, *ca;
 	struct store *store;
 	struct http_client *http;
 	pthread_t thread;
@@ -187,10 +187,11 @@ int uplink_new(const struct uplink_options *opt, struct store *store, struct upl
 	buf_init(&u->packed, ZSTD_compressBound(opt->batch_bytes + BODY_SLACK) + 1);
 	u->node = strdup(opt->node);
 	u->token = strdup(opt->token ? opt->token : "");
+	u->ca = strdup(opt->ca_file ? opt->ca_file : "");
 	size_t len = strlen(opt->hub_url);
 	while (len > 0 && opt->hub_url[len - 1] == '/') /* "http://hub/" works too */
 		len--;
-	if (!u->node || !u->token ||
+	if (!u->node || !u->token || !u->ca ||
 	    asprintf(&u->url, "%.*s/v1/ingest", (int)len, opt->hub_url) < 0) {
 		u->url = NULL;
 		goto fail;
@@ -222,6 +223,7 @@ void uplink_free(struct uplink *u)
 	buf_free(&u->packed);
 	free(u->node);
 	free(u->token);
+	free(u->ca);
 	free(u->url);
 	free(u->base);
 	pthread_mutex_destroy(&u->lock);
@@ -390,6 +392,7 @@ static void send_batch(struct uplink *u)
 		.url = u->url,
 		.headers = u->opt.compress ? hdr_zstd : hdr_plain,
 		.bearer = u->token,
+		.ca_file = u->ca,
 		.body = b->data,
 		.body_len = b->len,
 		.timeout_ms = u->opt.timeout_ms,
@@ -453,9 +456,14 @@ static int put_blob(struct uplink *u, const char *hex, struct buf *data)
 	if (rc)
 		return rc;
 	snprintf(url, sizeof(url), "%s/v1/blobs/%s", u->base, hex);
-	struct http_request req = {.method = "PUT", .url = url, .headers = hdr,
-				   .bearer = u->token, .body = data->data,
-				   .body_len = data->len, .timeout_ms = u->opt.timeout_ms,
+	struct http_request req = {.method = "PUT",
+				   .url = url,
+				   .headers = hdr,
+				   .bearer = u->token,
+				   .ca_file = u->ca,
+				   .body = data->data,
+				   .body_len = data->len,
+				   .timeout_ms = u->opt.timeout_ms,
 				   .max_response = ANSWER_MAX};
 	rc = http_do(u->http, &req, &r);
 	if (rc == MW_OK && (r.status == 200 || r.status == 201)) {
@@ -471,7 +479,8 @@ static int put_blob(struct uplink *u, const char *hex, struct buf *data)
 			hub_error(&r, why, sizeof(why));
 		else
 			snprintf(why, sizeof(why), "%s", r.error);
-		set_state(u, rc == MW_OK && r.status >= 400 && r.status < 500 ? UPLINK_REJECTED
+		set_state(u,
+			  rc == MW_OK && r.status >= 400 && r.status < 500 ? UPLINK_REJECTED
 									   : UPLINK_UNREACHABLE,
 			  why);
 		blob_counted(u, false);

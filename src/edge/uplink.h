@@ -32,6 +32,7 @@ struct uplink_options {
 	const char *node;
 	const char *hub_url; /* base URL; "/v1/ingest" is appended */
 	const char *token;
+	const char *ca_file; /* https: the hub's CA (PEM); NULL or "" = the system's */
 	size_t batch_events;
 	size_t batch_bytes;
 	bool compress;
@@ -50,7 +51,7 @@ struct uplink_stats {
 	uint64_t events_sent; /* events in accepted batches */
 	uint64_t acked_seq;
 	uint64_t blobs_uploaded; /* blobs the hub answered 200 or 201 to */
-	uint64_t blob_errors;    /* failed blob uploads */
+	uint64_t blob_errors;	 /* failed blob uploads */
 	enum uplink_state state;
 };
 

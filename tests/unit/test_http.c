@@ -642,10 +642,8 @@ static void refuses_bad_urls_with_a_reason(void **state)
 	static const struct {
 		const char *url, *why;
 	} cases[] = {
-		{"https://hub:7800/",
-		 "https is not supported yet; use http:// on a trusted network "
-		 "(TLS comes with enrollment)"},
-		{"ftp://hub/", "URL \"ftp://hub/\": only http:// URLs are supported"},
+		{"ftp://hub/", "URL \"ftp://hub/\": only http:// and https:// URLs are supported"},
+		{"https://hub:99999/", "URL \"https://hub:99999/\": invalid port (1-65535)"},
 		{"http:///path", "URL \"http:///path\": no host"},
 		{"http://hub:70000/", "URL \"http://hub:70000/\": invalid port (1-65535)"},
 		{"http://hub:7x/", "URL \"http://hub:7x/\": invalid port (1-65535)"},
