@@ -138,6 +138,9 @@ const struct config_key edge_config_keys[] = {
 	K("uplink.ca", CONF_STRING, uplink_ca, 0, 0, "", NULL,
 	  "with an https hub_url: the hub's CA certificate (PEM) to trust; \"\" = the one "
 	  "`mw-edge enroll` saved, else the system's trust store"),
+	K("heartbeat.interval", CONF_DURATION, heartbeat_ms, 100, HOUR_MS, "10s", NULL,
+	  "how often the edge reports its health to the hub (CPU, memory, disk, peripherals, "
+	  "backlog); the hub marks it stale after 2 missed reports, offline after 3"),
 	K("uplink.batch_events", CONF_INT, batch_events, 1, 100000, "1000", NULL,
 	  "most events per batch sent to the hub"),
 	K("uplink.batch_bytes", CONF_SIZE, batch_bytes, 4096, GIB, "1M", NULL,

@@ -70,8 +70,10 @@ struct edge_config {
 
 	char hub_url[EDGE_URL_MAX];
 	char uplink_token[EDGE_TOKEN_MAX];
-	char uplink_ca
-		[EDGE_PATH_MAX]; /* the hub's CA for https; "" = node.credential's, else the system's */
+	/* the hub's CA for https; "" = node.credential's, else the system's */
+	char uplink_ca[EDGE_PATH_MAX];
+	int64_t heartbeat_ms;  /* heartbeat.interval */
+	char node_labels[600]; /* from node.credential (JSON); not a config key */
 	int64_t batch_events;
 	int64_t batch_bytes;
 	bool compress;

@@ -222,8 +222,13 @@ int edge_config_credential(struct edge_config *c)
 		log_error("node credential too long file=%s", path);
 	else
 		rc = MW_OK;
-	if (rc == MW_OK)
+	if (rc == MW_OK) {
+		char *labels = json_dumps(json_object_get(j, "labels"), JSON_COMPACT);
+		if (labels)
+			mw_strlcpy(c->node_labels, labels, sizeof(c->node_labels));
+		free(labels);
 		log_info("node credential read file=%s hub=%s", path, c->hub_url);
+	}
 	json_decref(j);
 	return rc;
 }

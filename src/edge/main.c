@@ -17,6 +17,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "edge/actions.h"
+#include "edge/agent.h"
 #include "edge/api.h"
 #include "edge/blobs.h"
 #include "edge/config.h"
@@ -42,6 +43,7 @@ struct edge {
 	struct blobs *blobs;
 	struct actions *actions;
 	struct uplink *uplink;
+	struct agent *agent;
 	struct api *api;
 	struct sim *sim;
 	struct worker *worker; /* the vision worker's supervisor; NULL without cameras */
@@ -312,7 +314,16 @@ static int start_workers(struct edge *e)
 	if ((rc = actions_new(&ao, &e->actions)) || (rc = actions_start(e->actions)))
 		return rc;
 	if (c->hub_url[0]) {
-		if ((rc = uplink_new(&uo, e->store, &e->uplink)) || (rc = uplink_start(e->uplink)))
+		struct agent_options ag = {.node = c->node_id,
+					   .hub_url = c->hub_url,
+					   .token = c->uplink_token,
+					   .ca_file = c->uplink_ca,
+					   .labels_json = c->node_labels[0] ? c->node_labels : NULL,
+					   .interval_ms = c->heartbeat_ms,
+					   .data_dir = c->data_dir,
+					   .store = e->store};
+		if ((rc = uplink_new(&uo, e->store, &e->uplink)) ||
+		    (rc = uplink_start(e->uplink)) || (rc = agent_start(&ag, &e->agent)))
 			return rc;
 	} else {
 		log_info("uplink off (uplink.hub_url is empty): events stay on this edge");
@@ -390,6 +401,7 @@ static void stop_all(struct edge *e)
 	api_free(e->api);
 	if (e->addr_path[0])
 		unlink(e->addr_path);
+	agent_stop(e->agent);
 	uplink_free(e->uplink);
 	actions_free(e->actions);
 	blobs_close(e->blobs);

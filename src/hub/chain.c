@@ -44,15 +44,14 @@ struct brk {
 struct walk {
 	const struct chain_batch *b;
 	struct db_node node;
-	int *flags;          /* per event */
+	int *flags; /* per event */
 	struct brk *breaks;
 	size_t n_breaks, cap_breaks;
 	struct buf scratch;
 	struct chain_result *res;
 };
 
-static int add_break(struct walk *w, enum chain_reason r, uint64_t seq, uint64_t from,
-		     uint64_t to)
+static int add_break(struct walk *w, enum chain_reason r, uint64_t seq, uint64_t from, uint64_t to)
 {
 	struct brk *nb;
 	if (w->n_breaks == w->cap_breaks) {
@@ -136,8 +135,8 @@ static int walk_batch(struct walk *w)
 	int rc = MW_OK;
 
 	while (rc == MW_OK && (i < b->n_events || j < b->n_drops)) {
-		bool take_event = j == b->n_drops ||
-				  (i < b->n_events && b->events[i].seq < b->drops[j].from);
+		bool take_event =
+			j == b->n_drops || (i < b->n_events && b->events[i].seq < b->drops[j].from);
 		rc = take_event ? walk_event(w, i++) : walk_drop(w, &b->drops[j++]);
 	}
 	return rc;
@@ -176,8 +175,8 @@ static int break_event(const struct chain_batch *b, const struct brk *k, struct 
 	json_t *attrs;
 	int rc;
 
-	attrs = json_pack("{s:s, s:I, s:s}", "node", b->node, "seq", (json_int_t)k->seq,
-			  "reason", chain_reason_name(k->reason));
+	attrs = json_pack("{s:s, s:I, s:s}", "node", b->node, "seq", (json_int_t)k->seq, "reason",
+			  chain_reason_name(k->reason));
 	if (!attrs)
 		return MW_ERR_NOMEM;
 	if (k->reason == CHAIN_GAP &&
@@ -197,6 +196,41 @@ static int break_event(const struct chain_batch *b, const struct brk *k, struct 
 	json_decref(attrs);
 	if (rc == MW_OK)
 		rc = event_seal(e, hub->acked_hash, scratch);
+	return rc;
+}
+
+int chain_hub_event(struct db *db, const char *source, const char *kind, enum severity sev,
+		    json_t *attrs)
+{
+	struct db_node hub;
+	struct event e;
+	struct buf scratch;
+	char err[128];
+	bool is_new = false;
+	int rc = db->ops->node_get(db, HUB_NODE_SELF, &hub);
+
+	buf_init(&scratch, 4 * EVENT_ATTRS_MAX);
+	event_init(&e);
+	if (rc == MW_OK) {
+		mw_strlcpy(e.node, HUB_NODE_SELF, sizeof(e.node));
+		mw_strlcpy(e.source, source, sizeof(e.source));
+		mw_strlcpy(e.kind, kind, sizeof(e.kind));
+		e.severity = sev;
+		e.seq = hub.acked_seq + 1;
+		e.ts = mw_now_ns();
+		rc = attrs ? event_set_attrs(&e, attrs, err, sizeof(err)) : MW_OK;
+	}
+	if (rc == MW_OK && (rc = event_seal(&e, hub.acked_hash, &scratch)) == MW_OK &&
+	    (rc = db->ops->insert_event(db, &e, 0, &is_new)) == MW_OK) {
+		hub.acked_seq = e.seq;
+		memcpy(hub.acked_hash, e.hash, EVENT_HASH_LEN);
+		hub.events++;
+		hub.last_seen = mw_now_ns();
+		rc = db->ops->node_put(db, &hub);
+	}
+	json_decref(attrs);
+	event_clear(&e);
+	buf_free(&scratch);
 	return rc;
 }
 

@@ -25,7 +25,7 @@ struct chain_batch {
 };
 
 struct chain_result {
-	uint64_t acked;      /* the node's acknowledged seq after the batch */
+	uint64_t acked;	     /* the node's acknowledged seq after the batch */
 	uint64_t stored;     /* events new to the hub */
 	uint64_t duplicates; /* events the hub already held */
 	uint64_t breaks;     /* breaks recorded for this batch */
@@ -34,10 +34,14 @@ struct chain_result {
 
 const char *chain_reason_name(enum chain_reason r);
 
+/* Appends an event of the hub's own (node HUB_NODE_SELF) to its chain:
+ * kind, severity, source and attrs (taken). In the caller's transaction. */
+int chain_hub_event(struct db *db, const char *source, const char *kind, enum severity sev,
+		    json_t *attrs) MW_MUST_CHECK;
+
 /* All or nothing: on error the transaction is rolled back and the cause
  * logged; MW_ERR_BUSY / MW_ERR_IO mean "retry later". The caller
  * serialises calls on one db (see db.h). */
-int chain_apply(struct db *db, const struct chain_batch *b, struct chain_result *out)
-	MW_MUST_CHECK;
+int chain_apply(struct db *db, const struct chain_batch *b, struct chain_result *out) MW_MUST_CHECK;
 
 #endif

@@ -44,6 +44,10 @@ const struct config_key hub_config_keys[] = {
 	   "2160h", NULL,
 	   "how long an API token stays valid unless it is created with its own ttl (2160h: 90 "
 	   "days)"),
+	HK("fleet.stale_missed", CONF_INT, stale_missed, 0, 1, 1000, "2", NULL,
+	   "heartbeats a node may miss before it is marked stale (event node.stale)"),
+	HK("fleet.offline_missed", CONF_INT, offline_missed, 0, 1, 1000, "3", NULL,
+	   "heartbeats a node may miss before it is marked offline (event node.offline)"),
 	HK("tls.mode", CONF_ENUM, tls_mode, 0, 0, 0, "auto", "auto|files|off",
 	   "auto: the hub's own CA in DATA_DIR/tls signs its certificate; files: tls.cert and "
 	   "tls.key; off: plain HTTP, only on a loopback listen address"),

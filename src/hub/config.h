@@ -26,6 +26,8 @@ struct hub_config {
 	char api_token[256];	 /* a static admin token; empty: none */
 	int64_t session_ttl_ms;	 /* auth.session_ttl: login sessions */
 	int64_t token_ttl_ms;	 /* auth.token_ttl: API tokens, by default */
+	int64_t stale_missed;	 /* fleet.stale_missed: heartbeats missed, then stale */
+	int64_t offline_missed;	 /* fleet.offline_missed */
 	int tls_mode;		 /* enum hub_tls_mode */
 	char tls_cert[512], tls_key[512];
 	char tls_names[1024]; /* comma-separated extra names of the auto certificate */

@@ -33,11 +33,11 @@ enum db_flag {
 /* Per-node chain state and totals. */
 struct db_node {
 	char node[EVENT_ID_MAX + 1];
-	uint64_t acked_seq;                  /* highest contiguous seq, verified */
-	uint8_t acked_hash[EVENT_HASH_LEN];  /* hash of seq acked_seq (or a range's last) */
-	uint64_t events;                     /* events stored */
-	uint64_t breaks;                     /* chain breaks recorded */
-	int64_t last_seen;                   /* ns: last batch accepted; 0 = never */
+	uint64_t acked_seq;		    /* highest contiguous seq, verified */
+	uint8_t acked_hash[EVENT_HASH_LEN]; /* hash of seq acked_seq (or a range's last) */
+	uint64_t events;		    /* events stored */
+	uint64_t breaks;		    /* chain breaks recorded */
+	int64_t last_seen;		    /* ns: last batch accepted; 0 = never */
 };
 
 /* A declared drop range (docs/protocol.md, "Drops by policy"). */
@@ -51,11 +51,11 @@ struct db_drop {
 /* Filters of GET /v1/events; a NULL string or has_* false means "any". */
 struct db_query {
 	const char *node, *source, *kind;
-	int min_severity;      /* enum severity, or -1 */
+	int min_severity; /* enum severity, or -1 */
 	bool has_since, has_until;
-	int64_t since, until;  /* ts, ns, inclusive */
-	int64_t after;         /* cursor: row id; 0 = from the start */
-	unsigned limit;        /* 1..1000 */
+	int64_t since, until; /* ts, ns, inclusive */
+	int64_t after;	      /* cursor: row id; 0 = from the start */
+	unsigned limit;	      /* 1..1000 */
 };
 
 /* One page of results: events in id order, ids[i] the row id of events[i]. */
@@ -68,7 +68,7 @@ struct db_page {
 
 struct db_counters {
 	uint64_t events; /* rows in the events table, every node */
-	uint64_t nodes;  /* edge nodes known (the hub's own node not counted) */
+	uint64_t nodes;	 /* edge nodes known (the hub's own node not counted) */
 };
 
 /* A user of the hub (hub/auth.h says what the fields may hold). */
@@ -76,23 +76,23 @@ struct db_counters {
 #define DB_PASS_MAX 128
 struct db_user {
 	char name[DB_NAME_MAX + 1];
-	int role;		  /* enum role */
-	char pass[DB_PASS_MAX];	  /* encoded Argon2id */
-	int64_t created;	  /* ns */
+	int role;		/* enum role */
+	char pass[DB_PASS_MAX]; /* encoded Argon2id */
+	int64_t created;	/* ns */
 	bool disabled;
 };
 
 /* A token, stored as its SHA-256 only. */
 struct db_token {
-	int64_t id;		  /* row id, assigned by token_put() */
+	int64_t id; /* row id, assigned by token_put() */
 	uint8_t digest[32];
-	char kind;		  /* enum token_kind */
+	char kind;		     /* enum token_kind */
 	char owner[DB_NAME_MAX + 1]; /* the user (or node) it acts for */
 	char name[DB_NAME_MAX + 1];  /* what its owner called it; may be empty */
-	int role;		  /* enum role it carries */
-	int64_t created, expires; /* ns; expires 0 = never */
-	int64_t revoked;	  /* ns; 0 = valid (an enrollment token: 0 = unused) */
-	char labels[512];	  /* JSON object: an enrollment's or a node's labels */
+	int role;		     /* enum role it carries */
+	int64_t created, expires;    /* ns; expires 0 = never */
+	int64_t revoked;	     /* ns; 0 = valid (an enrollment token: 0 = unused) */
+	char labels[512];	     /* JSON object: an enrollment's or a node's labels */
 };
 
 /* One line of the audit log: who did what, when, from where, and how it went. */
@@ -104,6 +104,16 @@ struct db_audit {
 	char remote[64];	       /* the client's address */
 	char result[16];	       /* "ok", "denied", "failed" */
 	char detail[256];
+};
+
+/* A node's last reported state (fleet.c). */
+enum db_node_status { NODE_UNKNOWN, NODE_ONLINE, NODE_STALE, NODE_OFFLINE };
+struct db_fleet {
+	char node[DB_NAME_MAX + 1];
+	char *state;		/* JSON object, malloc'd: the merged heartbeat reports */
+	int64_t last_heartbeat; /* ns */
+	int64_t interval_ms;	/* the edge's heartbeat interval */
+	int status;		/* enum db_node_status */
 };
 
 struct db;
@@ -140,11 +150,11 @@ struct db_ops {
 
 	/* Users, tokens and the audit log. Writers inside a transaction;
 	 * finders and lists are reader calls. */
-	int (*user_put)(struct db *db, const struct db_user *u, bool create); /* MW_ERR_EXISTS */
+	int (*user_put)(struct db *db, const struct db_user *u, bool create);  /* MW_ERR_EXISTS */
 	int (*user_get)(struct db *db, const char *name, struct db_user *out); /* NOTFOUND */
-	int (*user_delete)(struct db *db, const char *name);		   /* NOTFOUND */
-	int (*users_list)(struct db *db, struct db_user **out, size_t *n);   /* free(*out) */
-	int (*token_put)(struct db *db, struct db_token *t);		   /* sets t->id */
+	int (*user_delete)(struct db *db, const char *name);		       /* NOTFOUND */
+	int (*users_list)(struct db *db, struct db_user **out, size_t *n);     /* free(*out) */
+	int (*token_put)(struct db *db, struct db_token *t);		       /* sets t->id */
 	int (*token_find)(struct db *db, const uint8_t digest[32], struct db_token *out);
 	/* Tokens of owner (NULL: all), newest first; free(*out). */
 	int (*tokens_list)(struct db *db, const char *owner, struct db_token **out, size_t *n);
@@ -157,7 +167,19 @@ struct db_ops {
 	/* Lines with id > after, oldest first, at most limit; free(*out). */
 	int (*audit_list)(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);
+
+	/* Fleet state: writers in a transaction; get and list are readers.
+	 * fleet_get: MW_ERR_NOTFOUND for a node that never reported. */
+	int (*fleet_put)(struct db *db, const struct db_fleet *f);
+	int (*fleet_get)(struct db *db, const char *node, struct db_fleet *out);
+	/* Every node's, by node; free with db_fleet_free_list(). */
+	int (*fleet_list)(struct db *db, struct db_fleet **out, size_t *n);
+	/* One point of the downsampled series: the minute's latest values. */
+	int (*telemetry_put)(struct db *db, const char *node, int64_t minute, double cpu,
+			     double mem, double disk_free);
 };
+
+void db_fleet_free_list(struct db_fleet *f, size_t n);
 
 /* Every backend's handle starts with this. */
 struct db {

@@ -142,7 +142,8 @@ static int sq_open(const char *dir, struct db **out)
 	if ((rc = open_conn(path, &s->w)))
 		goto fail;
 	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->w, db_sqlite__fleet_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_sqlite__fail(s->w, "schema");
 		goto fail;
 	}
@@ -527,4 +528,8 @@ const struct db_ops db_sqlite_ops = {
 	.token_revoke = db_sqlite__token_revoke,
 	.audit_put = db_sqlite__audit_put,
 	.audit_list = db_sqlite__audit_list,
+	.fleet_put = db_sqlite__fleet_put,
+	.fleet_get = db_sqlite__fleet_get,
+	.fleet_list = db_sqlite__fleet_list,
+	.telemetry_put = db_sqlite__telemetry_put,
 };

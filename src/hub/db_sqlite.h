@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 extern const char db_sqlite__auth_schema[];
+extern const char db_sqlite__fleet_schema[];
 
 /* The writer connection: only between begin() and commit(). */
 sqlite3 *db_sqlite__writer(struct db *db);
@@ -28,6 +29,11 @@ int db_sqlite__tokens_list(struct db *db, const char *owner, struct db_token **o
 int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, const char *kinds,
 			    int64_t ts);
 int db_sqlite__audit_put(struct db *db, const struct db_audit *a);
+int db_sqlite__fleet_put(struct db *db, const struct db_fleet *f);
+int db_sqlite__fleet_get(struct db *db, const char *node, struct db_fleet *out);
+int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n);
+int db_sqlite__telemetry_put(struct db *db, const char *node, int64_t minute, double cpu,
+			     double mem, double disk_free);
 int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);
 

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "hub/blobs.h"
 #include "hub/enroll.h"
+#include "hub/fleet.h"
 #include "hub/ingest.h"
 #include "hub/metrics.h"
 #include "hub/query.h"
@@ -68,7 +69,10 @@ static const struct http_route routes[] = {
 	  "an edge uploads a snapshot"),
 	R("GET", "/v1/events", query_events, ROLE_USERS, false, false, false, false,
 	  "query events"),
-	R("GET", "/v1/nodes", query_nodes, ROLE_USERS, false, false, false, false, "list nodes"),
+	R("GET", "/v1/nodes", fleet_nodes, ROLE_USERS, false, false, false, false,
+	  "list nodes with their chain and health"),
+	R("POST", "/v1/heartbeat", fleet_heartbeat, ROLE_NODE, false, false, false, false,
+	  "an edge reports its health"),
 	R("GET", HUB_BLOBS_PREFIX, hub_blobs_handle_get, ROLE_USERS, false, false, true, false,
 	  "download a snapshot"),
 	R("POST", "/v1/bootstrap", users_bootstrap, 0, false, false, false, false,

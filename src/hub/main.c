@@ -10,6 +10,7 @@
  * flight finish, the store is closed, exit 0. */
 #include "core/log.h"
 #include "hub/config.h"
+#include "hub/fleet.h"
 #include "hub/http.h"
 #include "hub/hub.h"
 #include "hub/tls.h"
@@ -219,6 +220,7 @@ static int write_addr(const char *dir, const char *host, uint16_t port)
 static int serve(struct hub_config *c)
 {
 	struct http_server *srv = NULL;
+	struct fleet *fleet = NULL;
 	struct hub_tls tls = {0};
 	struct hub h;
 	char host[128], err[512] = "";
@@ -242,7 +244,7 @@ static int serve(struct hub_config *c)
 		hub_tls_free(&tls);
 		return rc;
 	}
-	if ((rc = http_start(&h, host, port, &tls, &srv)) ||
+	if ((rc = fleet_start(&h, &fleet)) || (rc = http_start(&h, host, port, &tls, &srv)) ||
 	    (rc = write_addr(c->data_dir, host, http_port(srv))))
 		goto out;
 	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s tls=%s ca=%s "
@@ -256,6 +258,7 @@ static int serve(struct hub_config *c)
 	log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
 	http_stop(srv);
+	fleet_stop(fleet);
 	hub_close(&h);
 	hub_tls_free(&tls);
 	return rc;

@@ -25,7 +25,7 @@ struct params {
 	int rc;
 };
 
-static const char *param_names[] = {"node",  "source", "kind",  "severity",
+static const char *param_names[] = {"node",  "source", "kind",	"severity",
 				    "since", "until",  "after", "limit"};
 
 static int bad(struct params *p, const char *msg, const char *name)
@@ -41,9 +41,12 @@ static int set_param(struct params *p, size_t k, const char *v)
 	int64_t n;
 
 	switch (k) {
-	case 0: case 1: case 2:
+	case 0:
+	case 1:
+	case 2:
 		if (!event_id_valid(v))
-			return bad(p, "must be 1 to 64 characters from A-Z a-z 0-9 . _ : / -", name);
+			return bad(p, "must be 1 to 64 characters from A-Z a-z 0-9 . _ : / -",
+				   name);
 		*(k == 0 ? &q->node : k == 1 ? &q->source : &q->kind) = v;
 		return MW_OK;
 	case 3: {
@@ -53,7 +56,8 @@ static int set_param(struct params *p, size_t k, const char *v)
 		q->min_severity = (int)s;
 		return MW_OK;
 	}
-	case 4: case 5:
+	case 4:
+	case 5:
 		if (mw_parse_i64(v, 0, INT64_MAX, &n))
 			return bad(p, "must be a timestamp in ns since the Unix epoch", name);
 		if (k == 4)
@@ -83,8 +87,10 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
 	while (k < MW_ARRAY_LEN(param_names) && strcmp(key, param_names[k]) != 0)
 		k++;
 	if (k == MW_ARRAY_LEN(param_names)) {
-		snprintf(p->err, p->errlen, "%.64s: unknown parameter; use node, source, kind, "
-			 "severity, since, until, after, limit", key);
+		snprintf(p->err, p->errlen,
+			 "%.64s: unknown parameter; use node, source, kind, "
+			 "severity, since, until, after, limit",
+			 key);
 		p->rc = MW_ERR_INVALID;
 		return MHD_NO;
 	}
@@ -143,38 +149,12 @@ void query_events(struct hub *h, struct http_req *req, struct http_resp *resp)
 		rc = write_page(&page, &resp->body);
 	db_page_free(&page);
 	if (rc) {
-		http_error(resp, rc == MW_ERR_BUSY ? 503 : 500, "events: cannot read the store (%s)",
-			   mw_strerror(rc));
+		http_error(resp, rc == MW_ERR_BUSY ? 503 : 500,
+			   "events: cannot read the store (%s)", mw_strerror(rc));
 		return;
 	}
 	resp->status = 200;
 	resp->content_type = "application/json";
-}
-
-static json_t *node_json(const struct db_node *n)
-{
-	return json_pack("{s:s, s:I, s:I, s:I, s:I}", "node", n->node, "acked_seq",
-			 (json_int_t)n->acked_seq, "events", (json_int_t)n->events, "breaks",
-			 (json_int_t)n->breaks, "last_seen", (json_int_t)n->last_seen);
-}
-
-void query_nodes(struct hub *h, struct http_req *req, struct http_resp *resp)
-{
-	struct db_node *nodes = NULL;
-	size_t n = 0;
-	json_t *arr;
-	int rc = h->db->ops->nodes_list(h->db, &nodes, &n);
-
-	if (rc) {
-		http_error(resp, rc == MW_ERR_BUSY ? 503 : 500, "nodes: cannot read the store (%s)",
-			   mw_strerror(rc));
-		return;
-	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, node_json(&nodes[i]));
-	free(nodes);
-	http_json(resp, 200, json_pack("{s:o}", "nodes", arr));
 }
 
 void query_health(struct hub *h, struct http_req *req, struct http_resp *resp)

@@ -10,7 +10,6 @@ int query_parse_params(const struct http_req *req, struct db_query *q, char *err
 	MW_MUST_CHECK;
 
 void query_events(struct hub *h, struct http_req *req, struct http_resp *resp);
-void query_nodes(struct hub *h, struct http_req *req, struct http_resp *resp);
 void query_health(struct hub *h, struct http_req *req, struct http_resp *resp);
 
 #endif

@@ -1,0 +1,43 @@
+/* agent.h -- the edge's heartbeat: what this machine is and how it is
+ * doing, sent to the hub every heartbeat.interval.
+ *
+ * A report has cpu (percent since the last report, cores), memory, disk
+ * (of data_dir), network (bytes in and out, loopback excluded),
+ * temperatures (/sys/class/thermal), uptime, versions, labels (from the
+ * enrollment), peripherals found (V4L2 cameras, serial ports, USB devices,
+ * GPUs) and the event store's backlog and drops. Every FULL_EVERY-th report
+ * is full; in between only the groups that changed are sent, which the hub
+ * merges into what it has. A report that fails makes the next one full.
+ *
+ * /proc, /sys and /dev are read under a root directory (normally "/") so
+ * tests can give a fake machine. */
+#ifndef MW_EDGE_AGENT_H
+#define MW_EDGE_AGENT_H
+
+#include "edge/store.h"
+
+#include <jansson.h>
+
+struct telemetry {
+	const char *root;	      /* "" for the real machine, else a test tree */
+	const char *data_dir;	      /* whose disk is reported */
+	uint64_t cpu_total, cpu_idle; /* the last sample, for the percentage */
+};
+
+/* The machine's state now (a new JSON object), or NULL without memory. */
+json_t *telemetry_collect(struct telemetry *t, struct store *store);
+
+struct agent_options {
+	const char *node, *hub_url, *token, *ca_file;
+	const char *labels_json; /* the node's labels, or NULL */
+	int64_t interval_ms;
+	const char *data_dir;
+	struct store *store;
+};
+
+struct agent;
+
+int agent_start(const struct agent_options *opt, struct agent **out) MW_MUST_CHECK;
+void agent_stop(struct agent *a);
+
+#endif
