@@ -20,6 +20,8 @@
 
 struct fleet;
 
+/* Loads the fleet's state from the store, starts the monitor and flusher
+ * ("fleet" thread) and sets h->fleet. fleet_stop() writes what is left. */
 int fleet_start(struct hub *h, struct fleet **out) MW_MUST_CHECK;
 void fleet_stop(struct fleet *f);
 /* One pass of the monitor at now_ns; returns the shortest heartbeat

@@ -35,6 +35,7 @@ struct hub_metrics {
 
 struct hub_blobs;
 struct auth_limiter;
+struct fleet;
 
 struct hub {
 	const struct hub_config *cfg;
@@ -48,6 +49,7 @@ struct hub {
 	bool api_token_set;
 	uint8_t api_digest[EVENT_HASH_LEN];
 	struct auth_limiter *limiter; /* failed logins (hub/auth.h) */
+	struct fleet *fleet;	      /* nodes' health (hub/fleet.h); set by fleet_start() */
 	/* While no user exists: the one-time token that creates the first
 	 * admin (POST /v1/bootstrap), printed at start. Guarded by write_lock. */
 	bool bootstrap_open;

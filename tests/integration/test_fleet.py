@@ -6,7 +6,7 @@ reported (CPU, memory, disk, network, uptime, versions, peripherals, the
 store's backlog), kept whole across reports that carry only changes. Frozen
 (SIGSTOP), the edge goes stale, then offline, each once and with an event
 in the hub's chain; thawed, it is online again. Malformed reports are
-refused with the field named.
+refused with the field named. A restarted hub still knows the last report.
 """
 import os
 import signal
@@ -62,7 +62,9 @@ def body(c):
         os.kill(edge.proc.pid, signal.SIGCONT)
     c.check(log_t < 5, "within about 3 intervals and the monitor's second", "%.1f s" % log_t)
     c.check(wait_until(status_is("online"), 5), "thawed, it is online again")
-    evs = hub.events("hub")
+    # status changes reach the hub's chain with the next flush (within a second)
+    evs = wait_until(lambda: (lambda e: e if [x["kind"] for x in e].count("node.online") >= 2
+                              else None)(hub.events("hub")), 5) or hub.events("hub")
     kinds = [(e["kind"], e["source"], e["severity"]) for e in evs]
     for want in [("node.online", "edge-1", "info"), ("node.stale", "edge-1", "warning"),
                  ("node.offline", "edge-1", "alarm")]:
@@ -84,6 +86,17 @@ def body(c):
             "an interval out of range: 400", repr(r))
     r = http("POST", hub.url + "/v1/heartbeat", {"interval_ms": 1000, "state": {}})
     c.eq(r.status, 401, "no credential: 401")
+
+    # ---- the hub keeps what it knew across a restart --------------------------------
+    edge.stop()
+    before = node()
+    hub.restart()
+    after = node()
+    c.check(after.get("last_heartbeat") and
+            abs(after["last_heartbeat"] - before["last_heartbeat"]) < 2 * 10**9 and
+            all(g in (after.get("state") or {}) for g in GROUPS),
+            "a restarted hub still has the node's last report", repr(after)[:200])
+    c.check(wait_until(status_is("offline"), 5), "and, the edge being gone, marks it offline")
 
 
 if __name__ == "__main__":
