@@ -261,6 +261,12 @@ static void beat(struct agent *a)
 		return;
 	if (a->labels)
 		json_object_set_new(now, "labels", json_loads(a->labels, 0, NULL));
+	if (a->opt.extra) {
+		json_t *more = a->opt.extra(a->opt.extra_arg);
+		if (more)
+			json_object_update(now, more);
+		json_decref(more);
+	}
 	body = json_pack("{s:I, s:b, s:o}", "interval_ms", (json_int_t)a->opt.interval_ms, "full",
 			 full, "state", full ? json_incref(now) : changes(a->sent, now));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -5,7 +5,8 @@
  * (of data_dir), network (bytes in and out, loopback excluded),
  * temperatures (/sys/class/thermal), uptime, versions, labels (from the
  * enrollment), peripherals found (V4L2 cameras, serial ports, USB devices,
- * GPUs) and the event store's backlog and drops. Every FULL_EVERY-th report
+ * GPUs), the event store's backlog and drops, and what the options' extra
+ * adds (the daemon: camera and vision worker health). Every FULL_EVERY-th report
  * is full; in between only the groups that changed are sent, which the hub
  * merges into what it has. A report that fails makes the next one full.
  *
@@ -33,6 +34,9 @@ struct agent_options {
 	int64_t interval_ms;
 	const char *data_dir;
 	struct store *store;
+	/* Optional: more groups for the report (the cameras); a new object. */
+	json_t *(*extra)(void *arg);
+	void *extra_arg;
 };
 
 struct agent;

@@ -668,6 +668,17 @@ static bool status_vision(struct api *a, json_t *o)
 					     (json_int_t)ws.restarts)) == 0;
 }
 
+json_t *api_vision_json(struct api *a)
+{
+	json_t *o = json_object();
+
+	if (o && !status_vision(a, o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static enum MHD_Result get_status(struct api *a, struct MHD_Connection *c)
 {
 	struct store_stats st;

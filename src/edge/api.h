@@ -73,6 +73,9 @@ const char *api_camera_state_name(enum api_camera_state s);
 int api_start(const struct api_options *opt, struct api **out) MW_MUST_CHECK;
 /* The TCP address actually bound ("127.0.0.1:40123"); "" when TCP is off. */
 const char *api_address(const struct api *a);
+/* {"cameras": [...], "vision_worker": {...}} as /v1/status shows them, for
+ * the heartbeat; NULL without memory. */
+json_t *api_vision_json(struct api *a);
 /* Stops serving (waits for requests in progress) and frees. */
 void api_free(struct api *a);
 

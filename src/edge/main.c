@@ -314,22 +314,38 @@ static int start_workers(struct edge *e)
 	if ((rc = actions_new(&ao, &e->actions)) || (rc = actions_start(e->actions)))
 		return rc;
 	if (c->hub_url[0]) {
-		struct agent_options ag = {.node = c->node_id,
-					   .hub_url = c->hub_url,
-					   .token = c->uplink_token,
-					   .ca_file = c->uplink_ca,
-					   .labels_json = c->node_labels[0] ? c->node_labels : NULL,
-					   .interval_ms = c->heartbeat_ms,
-					   .data_dir = c->data_dir,
-					   .store = e->store};
-		if ((rc = uplink_new(&uo, e->store, &e->uplink)) ||
-		    (rc = uplink_start(e->uplink)) || (rc = agent_start(&ag, &e->agent)))
+		if ((rc = uplink_new(&uo, e->store, &e->uplink)) || (rc = uplink_start(e->uplink)))
 			return rc;
 	} else {
 		log_info("uplink off (uplink.hub_url is empty): events stay on this edge");
 	}
 	store_on_append(e->store, on_append, e);
 	return MW_OK;
+}
+
+static json_t *vision_groups(void *arg)
+{
+	struct edge *e = arg;
+
+	return e->api ? api_vision_json(e->api) : NULL;
+}
+
+/* The heartbeat, once the API (which holds the cameras' health) is up. */
+static int start_agent(struct edge *e)
+{
+	const struct edge_config *c = &e->cfg;
+	struct agent_options ag = {.node = c->node_id,
+				   .hub_url = c->hub_url,
+				   .token = c->uplink_token,
+				   .ca_file = c->uplink_ca,
+				   .labels_json = c->node_labels[0] ? c->node_labels : NULL,
+				   .interval_ms = c->heartbeat_ms,
+				   .data_dir = c->data_dir,
+				   .store = e->store,
+				   .extra = vision_groups,
+				   .extra_arg = e};
+
+	return c->hub_url[0] ? agent_start(&ag, &e->agent) : MW_OK;
 }
 
 /* With cameras: the vision worker, run as `mw-edge-vision run` with the
@@ -396,12 +412,12 @@ static int start_front(struct edge *e)
 
 static void stop_all(struct edge *e)
 {
-	worker_free(e->worker); /* first: it reports to the API until it stops */
+	agent_stop(e->agent);	/* it reads the API's camera health */
+	worker_free(e->worker); /* it reports to the API until it stops */
 	sim_free(e->sim);
 	api_free(e->api);
 	if (e->addr_path[0])
 		unlink(e->addr_path);
-	agent_stop(e->agent);
 	uplink_free(e->uplink);
 	actions_free(e->actions);
 	blobs_close(e->blobs);
@@ -454,7 +470,7 @@ int main(int argc, char **argv)
 
 	if (make_dir(e.cfg.data_dir) || edge_config_token(&e.cfg) ||
 	    edge_config_credential(&e.cfg) || http_global_init() || start_store(&e) ||
-	    start_workers(&e) || start_front(&e)) {
+	    start_workers(&e) || start_front(&e) || start_agent(&e)) {
 		log_error("mw-edge could not start; stopping");
 		stop_all(&e);
 		edge_config_free(&e.cfg);

@@ -19,7 +19,7 @@ from mwtest import Edge, Hub, event, http, run, wait_until  # noqa: E402
 
 NODE_TOKEN = "tok-edge-1-secret"
 GROUPS = ("cpu", "memory", "disk", "network", "uptime_s", "versions", "peripherals",
-          "store", "temperatures")
+          "store", "temperatures", "cameras", "vision_worker")
 
 
 def body(c):
