@@ -49,7 +49,8 @@ int cli_users(struct opts *o);
 int cli_tokens(struct opts *o);
 int cli_audit(struct opts *o);
 int cli_enroll(struct opts *o);
-/* `mw nodes revoke NODE`; plain `mw nodes` lists (mw.c). */
+/* `mw nodes show NODE` and `mw nodes revoke NODE`; plain `mw nodes`
+ * lists (mw.c). */
 int cli_nodes_revoke(struct opts *o);
 
 #endif

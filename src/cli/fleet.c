@@ -86,14 +86,44 @@ int cli_enroll(struct opts *o)
 	return 2;
 }
 
+/* `mw nodes show NODE`: the node's chain, status and last report. */
+static int nodes_show(struct opts *o, const char *node)
+{
+	json_t *j, *n, *found = NULL;
+	size_t i;
+	int json = o->json;
+	char *text;
+
+	o->json = 0; /* the node's entry, not the whole list */
+	if (cli_call(o, "GET", "/v1/nodes", NULL, &j))
+		return 1;
+	o->json = json;
+	json_array_foreach(json_object_get(j, "nodes"), i,
+			   n) if (strcmp(json_string_value(json_object_get(n, "node")), node) == 0)
+		found = n;
+	if (!found) {
+		fprintf(stderr, "mw: nodes show: the hub knows no node %s (mw nodes lists them)\n",
+			node);
+		json_decref(j);
+		return 1;
+	}
+	text = json_dumps(found, JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(j);
+	return 0;
+}
+
 int cli_nodes_revoke(struct opts *o)
 {
 	char path[256];
 	json_t *j;
 	int rc;
 
+	if (o->nwords == 3 && strcmp(o->words[1], "show") == 0)
+		return nodes_show(o, o->words[2]);
 	if (o->nwords != 3 || strcmp(o->words[1], "revoke") != 0) {
-		fprintf(stderr, "mw: nodes: (list) | revoke NODE\n");
+		fprintf(stderr, "mw: nodes: (list) | show NODE | revoke NODE\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/v1/nodes/%s/revoke", o->words[2]);

@@ -33,6 +33,7 @@ static const char usage[] =
 	"           [--node N] [--source S] [--kind K] [--severity MIN]\n"
 	"           [--since NS] [--until NS] [--after CURSOR] [--limit 1-1000] [--json]\n"
 	"  nodes    list the edge nodes the hub knows, with their acked seq [--json]\n"
+	"           show NODE: its chain, status and last health report\n"
 	"           revoke NODE: the node's credential stops working      (admin)\n"
 	"  health   check that the hub answers\n"
 	"  login    [--user NAME] [--password-stdin]: log in; the session is kept in\n"
@@ -239,29 +240,32 @@ out:
 
 static int cmd_nodes(struct opts *o)
 {
-	if (o->nwords > 1)
-		return cli_nodes_revoke(o);
-	json_t *j = get_json(o, "/v1/nodes"), *n;
+	json_t *j, *n;
 	size_t i;
 
-	if (!j)
+	if (o->nwords > 1)
+		return cli_nodes_revoke(o);
+	if (!(j = get_json(o, "/v1/nodes")))
 		return 1;
 	if (o->json) {
 		json_decref(j);
 		return 0;
 	}
-	printf("%-24s %10s %10s %7s  %s\n", "NODE", "ACKED SEQ", "EVENTS", "BREAKS",
-	       "LAST SEEN (UTC)");
+	printf("%-24s %-8s %10s %10s %7s  %-20s  %s\n", "NODE", "STATUS", "ACKED SEQ", "EVENTS",
+	       "BREAKS", "LAST SEEN (UTC)", "LAST HEARTBEAT (UTC)");
 	json_array_foreach(json_object_get(j, "nodes"), i, n)
 	{
-		char when[32];
+		char when[32], beat[32];
 		cli_time(json_integer_value(json_object_get(n, "last_seen")), when, sizeof(when));
-		printf("%-24s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
-		       " %7" JSON_INTEGER_FORMAT "  %s\n",
+		cli_time(json_integer_value(json_object_get(n, "last_heartbeat")), beat,
+			 sizeof(beat));
+		printf("%-24s %-8s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %7" JSON_INTEGER_FORMAT "  %-20s  %s\n",
 		       json_string_value(json_object_get(n, "node")),
+		       json_string_value(json_object_get(n, "status")),
 		       json_integer_value(json_object_get(n, "acked_seq")),
 		       json_integer_value(json_object_get(n, "events")),
-		       json_integer_value(json_object_get(n, "breaks")), when);
+		       json_integer_value(json_object_get(n, "breaks")), when, beat);
 	}
 	json_decref(j);
 	return 0;

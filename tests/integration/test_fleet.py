@@ -8,14 +8,16 @@ store's backlog), kept whole across reports that carry only changes. Frozen
 in the hub's chain; thawed, it is online again. Malformed reports are
 refused with the field named. A restarted hub still knows the last report.
 """
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import Edge, Hub, event, http, run, wait_until  # noqa: E402
+from mwtest import BIN, Edge, Hub, event, http, run, wait_until  # noqa: E402
 
 NODE_TOKEN = "tok-edge-1-secret"
 GROUPS = ("cpu", "memory", "disk", "network", "uptime_s", "versions", "peripherals",
@@ -50,6 +52,18 @@ def body(c):
     state = node().get("state") or {}
     c.check(all(g in state for g in GROUPS),
             "reports of changes only are merged: the state stays whole", ", ".join(state))
+
+    p = subprocess.run([os.path.join(BIN, "mw"), "--hub", hub.url, "--token", hub.token,
+                        "nodes", "show", "edge-1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    shown = json.loads(p.stdout or b"{}")
+    c.check(p.returncode == 0 and shown.get("status") == "online" and
+            "peripherals" in (shown.get("state") or {}),
+            "mw nodes show edge-1 prints its status and report", p.stderr.decode())
+    p = subprocess.run([os.path.join(BIN, "mw"), "--hub", hub.url, "--token", hub.token,
+                        "nodes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    c.check(p.returncode == 0 and "edge-1" in p.stdout.decode() and
+            "online" in p.stdout.decode(), "mw nodes lists it online", p.stdout.decode())
 
     # ---- stale, offline, online ------------------------------------------------
     t0 = time.monotonic()
