@@ -39,6 +39,10 @@ void cli_resolve_hub(struct opts *o, char *buf, size_t cap);
 int cli_call(const struct opts *o, const char *method, const char *path, json_t *body,
 	     json_t **out);
 
+/* The same with a body as it is (a file's bytes), of content_type. */
+int cli_call_raw(const struct opts *o, const char *method, const char *path, const char *body,
+		 size_t len, const char *content_type, json_t **out);
+
 /* ns since the epoch as 2026-11-30T17:59:53Z, or "-" for 0. */
 void cli_time(int64_t ns, char *out, size_t cap);
 
@@ -49,6 +53,7 @@ int cli_users(struct opts *o);
 int cli_tokens(struct opts *o);
 int cli_audit(struct opts *o);
 int cli_enroll(struct opts *o);
+int cli_apps(struct opts *o);
 /* `mw nodes show NODE` and `mw nodes revoke NODE`; plain `mw nodes`
  * lists (mw.c). */
 int cli_nodes_revoke(struct opts *o);

@@ -1,6 +1,8 @@
-/* fleet.c -- `mw enroll create|list` and `mw nodes revoke NODE`. */
+/* fleet.c -- `mw enroll create|list`, `mw nodes show|revoke NODE` and
+ * `mw apps list|add|show`. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,4 +136,89 @@ int cli_nodes_revoke(struct opts *o)
 		       o->words[2]);
 	json_decref(j);
 	return rc;
+}
+
+/* ---- the catalog ---------------------------------------------------------------- */
+
+static int apps_add(struct opts *o, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char *text = NULL;
+	size_t len = 0;
+	json_t *j;
+	int rc;
+
+	if (f) {
+		text = malloc((1u << 20) + 1);
+		len = text ? fread(text, 1, 1u << 20, f) : 0;
+		fclose(f);
+	}
+	if (!f || !text) {
+		fprintf(stderr, "mw: apps add: %s: %s\n", file,
+			f ? "out of memory" : strerror(errno));
+		free(text);
+		return 1;
+	}
+	rc = cli_call_raw(o, "POST", "/v1/apps", text, len, "application/yaml", &j);
+	free(text);
+	if (rc == 0 && j)
+		printf("added %s@%s to the catalog\n",
+		       json_string_value(json_object_get(j, "name")),
+		       json_string_value(json_object_get(j, "version")));
+	json_decref(j);
+	return rc;
+}
+
+static int apps_list(struct opts *o)
+{
+	json_t *j, *a, *v;
+	size_t i, k;
+
+	if (cli_call(o, "GET", "/v1/apps", NULL, &j))
+		return 1;
+	if (!j)
+		return 0;
+	printf("%-24s %-20s %-30s %s\n", "APP", "VENDOR", "VERSIONS", "DESCRIPTION");
+	json_array_foreach(json_object_get(j, "apps"), i, a)
+	{
+		char versions[256] = "";
+		size_t used = 0;
+		json_array_foreach(json_object_get(a, "versions"), k, v) used += (size_t)snprintf(
+			versions + used, used < sizeof(versions) ? sizeof(versions) - used : 0,
+			"%s%s", k ? " " : "", json_string_value(v));
+		printf("%-24s %-20.20s %-30.30s %.60s\n",
+		       json_string_value(json_object_get(a, "name")),
+		       json_string_value(json_object_get(a, "vendor")), versions,
+		       json_string_value(json_object_get(a, "description")));
+	}
+	json_decref(j);
+	return 0;
+}
+
+int cli_apps(struct opts *o)
+{
+	const char *sub = o->nwords > 1 ? o->words[1] : "list";
+	const char *arg = o->nwords > 2 ? o->words[2] : NULL;
+	char path[256];
+	json_t *j;
+	char *text;
+
+	if (strcmp(sub, "list") == 0 && !arg)
+		return apps_list(o);
+	if (strcmp(sub, "add") == 0 && arg)
+		return apps_add(o, arg);
+	if (strcmp(sub, "show") != 0 || !arg) {
+		fprintf(stderr, "mw: apps: list | add MANIFEST.yaml | show NAME\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/v1/apps/%s", arg);
+	if (cli_call(o, "GET", path, NULL, &j))
+		return 1;
+	if (j) {
+		text = json_dumps(j, JSON_INDENT(2));
+		printf("%s\n", text ? text : "{}");
+		free(text);
+	}
+	json_decref(j);
+	return 0;
 }

@@ -44,6 +44,7 @@ static const char usage[] =
 	"           [--disable | --enable] | rm NAME                     (admin)\n"
 	"  tokens   list | create NAME [--role viewer] [--ttl 90d] | revoke ID\n"
 	"  audit    the audit log [--after ID] [--limit N]                (admin)\n"
+	"  apps     list | add MANIFEST.yaml (admin) | show NAME: the app catalog\n"
 	"  enroll   create [--label K=V]... [--ttl 24h] [--node ID] | list (admin):\n"
 	"           one-time tokens for `mw-edge enroll HUB_URL TOKEN` on a new edge\n"
 	"\n"
@@ -85,16 +86,29 @@ static void explain(const struct opts *o, long status, const char *msg)
 
 int cli_call(const struct opts *o, const char *method, const char *path, json_t *body, json_t **out)
 {
-	char url[4096], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	const char *hdrs[] = {"Content-Type: application/json", NULL};
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(body);
+	rc = cli_call_raw(o, method, path, text, text ? strlen(text) : 0,
+			  body ? "application/json" : NULL, out);
+	free(text);
+	return rc;
+}
+
+int cli_call_raw(const struct opts *o, const char *method, const char *path, const char *body,
+		 size_t len, const char *content_type, json_t **out)
+{
+	char url[4096], ctype[128];
+	const char *hdrs[] = {ctype, NULL};
 	struct http_request req = {
 		.method = method,
 		.url = url,
-		.headers = body ? hdrs : NULL,
+		.headers = content_type ? hdrs : NULL,
 		.bearer = o->token,
 		.ca_file = o->ca,
-		.body = text,
-		.body_len = text ? strlen(text) : 0,
+		.body = body,
+		.body_len = len,
 		.timeout_ms = TIMEOUT_MS,
 		.max_response = ANSWER_CAP,
 	};
@@ -105,15 +119,13 @@ int cli_call(const struct opts *o, const char *method, const char *path, json_t 
 	int rc;
 
 	*out = NULL;
-	json_decref(body);
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type ? content_type : "");
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", o->hub, path) >= sizeof(url)) {
 		fprintf(stderr, "mw: the URL is longer than %zu bytes; shorten the filters\n",
 			sizeof(url) - 1);
-		free(text);
 		return 1;
 	}
 	rc = http_request(&req, &a);
-	free(text);
 	if (rc == MW_ERR_INVALID && a.status == 0)
 		fprintf(stderr, "mw: %s; check --hub or MW_HUB\n", a.error);
 	else if (rc == MW_ERR_TOOBIG)
@@ -373,7 +385,7 @@ static const struct {
 	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 2},   {"health", cmd_health, 0},
 	{"login", cli_login, 0},   {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
 	{"users", cli_users, 2},   {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
-	{"enroll", cli_enroll, 1},
+	{"enroll", cli_enroll, 1}, {"apps", cli_apps, 2},
 };
 
 int main(int argc, char **argv)

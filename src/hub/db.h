@@ -116,6 +116,14 @@ struct db_fleet {
 	int status;		/* enum db_node_status */
 };
 
+/* One version of an app in the catalog (hub/catalog.h). */
+struct db_app {
+	char name[DB_NAME_MAX + 1];
+	char version[33];
+	char *manifest; /* JSON text, malloc'd */
+	int64_t created;
+};
+
 struct db;
 
 struct db_ops {
@@ -177,7 +185,15 @@ struct db_ops {
 	/* One point of the downsampled series: the minute's latest values. */
 	int (*telemetry_put)(struct db *db, const char *node, int64_t minute, double cpu,
 			     double mem, double disk_free);
+
+	/* The catalog. app_put: MW_ERR_EXISTS for a name and version there
+	 * already (versions are immutable). apps_list: every version, by name
+	 * then age, or those of name; free with db_apps_free(). */
+	int (*app_put)(struct db *db, const struct db_app *a);
+	int (*apps_list)(struct db *db, const char *name, struct db_app **out, size_t *n);
 };
+
+void db_apps_free(struct db_app *a, size_t n);
 
 void db_fleet_free_list(struct db_fleet *f, size_t n);
 

@@ -143,7 +143,8 @@ static int sq_open(const char *dir, struct db **out)
 		goto fail;
 	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->w, db_sqlite__fleet_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(s->w, db_sqlite__fleet_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->w, db_sqlite__catalog_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_sqlite__fail(s->w, "schema");
 		goto fail;
 	}
@@ -532,4 +533,6 @@ const struct db_ops db_sqlite_ops = {
 	.fleet_get = db_sqlite__fleet_get,
 	.fleet_list = db_sqlite__fleet_list,
 	.telemetry_put = db_sqlite__telemetry_put,
+	.app_put = db_sqlite__app_put,
+	.apps_list = db_sqlite__apps_list,
 };

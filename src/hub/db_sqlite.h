@@ -10,6 +10,7 @@
 
 extern const char db_sqlite__auth_schema[];
 extern const char db_sqlite__fleet_schema[];
+extern const char db_sqlite__catalog_schema[];
 
 /* The writer connection: only between begin() and commit(). */
 sqlite3 *db_sqlite__writer(struct db *db);
@@ -34,6 +35,8 @@ int db_sqlite__fleet_get(struct db *db, const char *node, struct db_fleet *out);
 int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n);
 int db_sqlite__telemetry_put(struct db *db, const char *node, int64_t minute, double cpu,
 			     double mem, double disk_free);
+int db_sqlite__app_put(struct db *db, const struct db_app *a);
+int db_sqlite__apps_list(struct db *db, const char *name, struct db_app **out, size_t *n);
 int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);
 

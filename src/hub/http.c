@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "hub/blobs.h"
+#include "hub/catalog.h"
 #include "hub/enroll.h"
 #include "hub/fleet.h"
 #include "hub/ingest.h"
@@ -106,6 +107,12 @@ static const struct http_route routes[] = {
 	  "an edge exchanges an enrollment token for its own credential"),
 	R("POST", "/v1/nodes/", enroll_revoke_node, ROLE_ADMIN, false, false, true, false,
 	  "revoke a node's credential (/v1/nodes/NODE/revoke)"),
+	R("POST", "/v1/apps", catalog_add, ROLE_ADMIN, false, false, false, false,
+	  "add an app version to the catalog (a manifest, YAML or JSON)"),
+	R("GET", "/v1/apps", catalog_list, ROLE_USERS, false, false, false, false,
+	  "list the catalog's apps and versions"),
+	R("GET", "/v1/apps/", catalog_show, ROLE_USERS, false, false, true, false,
+	  "every version's manifest of an app"),
 	R("GET", "/healthz", query_health, 0, false, false, false, false, "liveness"),
 	R("GET", "/metrics", metrics_handle, 0, false, false, false, false, "Prometheus metrics"),
 };

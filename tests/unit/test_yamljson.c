@@ -8,6 +8,7 @@
 
 #include "core/yamljson.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,9 @@ static char *as_json(const char *yaml)
 	json_t *j;
 
 	if (yamljson_parse(yaml, strlen(yaml), &j, err, sizeof(err)) != MW_OK) {
-		out = malloc(strlen(err) + 6);
-		strcpy(out, "ERR: ");
-		strcat(out, err);
+		size_t n = strlen(err) + 6;
+		out = malloc(n);
+		snprintf(out, n, "ERR: %s", err);
 		return out;
 	}
 	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
