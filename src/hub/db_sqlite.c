@@ -25,8 +25,8 @@
  * while a small commit (one event, or a node's state) still writes only
  * a few 16 KiB frames. SQLite takes the size when it creates the file;
  * an existing hub.db keeps the size it has. */
-#include "hub/db.h"
 #include "hub/db_sqlite.h"
+#include "hub/db.h"
 
 #include "core/log.h"
 #include "hub/config.h"
@@ -95,7 +95,6 @@ int db_sqlite__fail(sqlite3 *h, const char *what)
 	return sqlite3_errcode(h) == SQLITE_BUSY ? MW_ERR_BUSY : MW_ERR_IO;
 }
 
-
 static int open_conn(const char *path, sqlite3 **out)
 {
 	static const char pragmas[] = "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;"
@@ -144,7 +143,8 @@ static int sq_open(const char *dir, struct db **out)
 	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__fleet_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->w, db_sqlite__catalog_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(s->w, db_sqlite__catalog_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    db_sqlite__auth_migrate(s->w) != MW_OK) {
 		rc = db_sqlite__fail(s->w, "schema");
 		goto fail;
 	}
@@ -207,7 +207,7 @@ static int sq_insert_event(struct db *db, const struct event *e, int flags, bool
 	sqlite3_bind_text(st, 4, e->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, e->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, (int)e->severity);
-	sqlite3_bind_text(st, 7, e->attrs, -1, SQLITE_STATIC);  /* NULL binds NULL */
+	sqlite3_bind_text(st, 7, e->attrs, -1, SQLITE_STATIC); /* NULL binds NULL */
 	sqlite3_bind_text(st, 8, e->blobs, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, e->prev, EVENT_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, e->hash, EVENT_HASH_LEN, SQLITE_STATIC);
@@ -360,11 +360,13 @@ out:
 /* Builds the SELECT for q; parameters are bound in the same order. */
 static int build_query(const struct db_query *q, char *sql, size_t cap)
 {
-	int n = snprintf(sql, cap, "SELECT id,node,seq,ts,source,kind,severity,attrs,blobs,"
-				   "prev,hash FROM events WHERE id>?1%s%s%s%s%s%s "
-				   "ORDER BY id LIMIT ?8",
+	int n = snprintf(sql, cap,
+			 "SELECT id,node,seq,ts,source,kind,severity,attrs,blobs,"
+			 "prev,hash FROM events WHERE id>?1%s%s%s%s%s%s "
+			 "ORDER BY id LIMIT ?8",
 			 q->node ? " AND node=?2" : "", q->source ? " AND source=?3" : "",
-			 q->kind ? " AND kind=?4" : "", q->min_severity >= 0 ? " AND severity>=?5" : "",
+			 q->kind ? " AND kind=?4" : "",
+			 q->min_severity >= 0 ? " AND severity>=?5" : "",
 			 q->has_since ? " AND ts>=?6" : "", q->has_until ? " AND ts<=?7" : "");
 	return n > 0 && (size_t)n < cap ? MW_OK : MW_ERR_TOOBIG;
 }
@@ -384,7 +386,8 @@ static void bind_query(sqlite3_stmt *st, const struct db_query *q)
 		sqlite3_bind_int64(st, 6, q->since);
 	if (q->has_until)
 		sqlite3_bind_int64(st, 7, q->until);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)q->limit + 1); /* one more: is there a next page? */
+	sqlite3_bind_int64(st, 8,
+			   (sqlite3_int64)q->limit + 1); /* one more: is there a next page? */
 }
 
 static int read_page(sqlite3 *h, sqlite3_stmt *st, unsigned limit, struct db_page *p)
@@ -441,8 +444,10 @@ static int sq_nodes_list(struct db *db, struct db_node **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&s->rlock);
-	if (sqlite3_prepare_v2(s->r, "SELECT node,acked_seq,acked_hash,events,breaks,last_seen "
-				     "FROM nodes ORDER BY node", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->r,
+			       "SELECT node,acked_seq,acked_hash,events,breaks,last_seen "
+			       "FROM nodes ORDER BY node",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_sqlite__fail(s->r, "prepare nodes");
 		goto out;
 	}
@@ -483,8 +488,9 @@ static int sq_counters(struct db *db, struct db_counters *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->rlock);
-	if (sqlite3_prepare_v2(s->r, "SELECT COALESCE(SUM(events),0), "
-				     "COALESCE(SUM(node<>'" HUB_NODE_SELF "'),0) FROM nodes",
+	if (sqlite3_prepare_v2(s->r,
+			       "SELECT COALESCE(SUM(events),0), "
+			       "COALESCE(SUM(node<>'" HUB_NODE_SELF "'),0) FROM nodes",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_sqlite__fail(s->r, "prepare counters");
 		goto out;

@@ -11,6 +11,8 @@
 extern const char db_sqlite__auth_schema[];
 extern const char db_sqlite__fleet_schema[];
 extern const char db_sqlite__catalog_schema[];
+/* Brings an older store's auth tables up to the current schema. */
+int db_sqlite__auth_migrate(sqlite3 *w);
 
 /* The writer connection: only between begin() and commit(). */
 sqlite3 *db_sqlite__writer(struct db *db);

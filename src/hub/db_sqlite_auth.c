@@ -25,6 +25,24 @@ const char db_sqlite__auth_schema[] =
 	" action TEXT NOT NULL, target TEXT NOT NULL, remote TEXT NOT NULL,"
 	" result TEXT NOT NULL, detail TEXT NOT NULL);";
 
+/* Stores made before tokens had labels get the column (empty labels). */
+int db_sqlite__auth_migrate(sqlite3 *w)
+{
+	sqlite3_stmt *st;
+	bool has = false;
+
+	if (sqlite3_prepare_v2(w, "SELECT 1 FROM pragma_table_info('tokens') WHERE name='labels'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_sqlite__fail(w, "migrate");
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!has &&
+	    sqlite3_exec(w, "ALTER TABLE tokens ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		return db_sqlite__fail(w, "migrate tokens.labels");
+	return MW_OK;
+}
+
 static int prepare(sqlite3 *h, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v2(h, sql, -1, st, NULL) != SQLITE_OK)
