@@ -117,7 +117,7 @@ static int pin_ca(const struct edge_config *c, const char *ca, char *pinned, siz
 static int enroll(struct edge_config *c, const char *hub, const char *token, const char *ca)
 {
 	char path[EDGE_PATH_MAX + 32], pinned[EDGE_PATH_MAX + 32] = "";
-	json_t *answer, *cred;
+	json_t *answer, *cred, *labels;
 	int rc;
 
 	if (credential_path(c, path, sizeof(path)))
@@ -141,11 +141,10 @@ static int enroll(struct edge_config *c, const char *hub, const char *token, con
 			unlink(pinned);
 		return 1;
 	}
-	cred = json_pack("{s:s, s:s, s:O, s:O, s:s}", "hub_url", hub, "node", c->node_id, "token",
-			 json_object_get(answer, "token"), "labels",
-			 json_object_get(answer, "labels") ? json_object_get(answer, "labels")
-							   : json_object(),
-			 "ca", pinned);
+	labels = json_object_get(answer, "labels");
+	labels = labels ? json_incref(labels) : json_object();
+	cred = json_pack("{s:s, s:s, s:O, s:o, s:s}", "hub_url", hub, "node", c->node_id, "token",
+			 json_object_get(answer, "token"), "labels", labels, "ca", pinned);
 	rc = cred ? save_credential(path, cred) : MW_ERR_NOMEM;
 	if (rc)
 		fprintf(stderr,
