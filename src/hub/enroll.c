@@ -337,6 +337,7 @@ void enroll_revoke_node(struct hub *h, struct http_req *req, struct http_resp *r
 		return;
 	}
 	rc = hub_write(h, revoke_node, node);
+	users_forget_nodes(h); /* its credential may be cached */
 	if (rc)
 		http_error(resp, 503, "cannot revoke: %s", mw_strerror(rc));
 	else

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "hub/auth.h"
 #include "hub/blobs.h"
+#include "hub/users.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,8 @@ int hub_open(struct hub *h, const struct hub_config *cfg, const struct db_ops *b
 		digest(cfg->api_token, h->api_digest);
 	if ((rc = backend->open(cfg->data_dir, &h->db)) ||
 	    (rc = hub_blobs_open(cfg->data_dir, &h->blobs)) ||
-	    (rc = auth_limiter_new(&h->limiter)) || (rc = open_bootstrap(h)))
+	    (rc = auth_limiter_new(&h->limiter)) || (rc = users_cache_new(h)) ||
+	    (rc = open_bootstrap(h)))
 		goto fail;
 	return MW_OK;
 fail:
@@ -91,6 +93,7 @@ void hub_close(struct hub *h)
 	h->node_digests = NULL;
 	auth_limiter_free(h->limiter);
 	h->limiter = NULL;
+	users_cache_free(h);
 	pthread_mutex_destroy(&h->write_lock);
 }
 

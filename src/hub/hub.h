@@ -36,6 +36,7 @@ struct hub_metrics {
 struct hub_blobs;
 struct auth_limiter;
 struct fleet;
+struct node_cache;
 
 struct hub {
 	const struct hub_config *cfg;
@@ -48,8 +49,9 @@ struct hub {
 	uint8_t (*node_digests)[EVENT_HASH_LEN]; /* SHA-256 of each nodes.* token */
 	bool api_token_set;
 	uint8_t api_digest[EVENT_HASH_LEN];
-	struct auth_limiter *limiter; /* failed logins (hub/auth.h) */
-	struct fleet *fleet;	      /* nodes' health (hub/fleet.h); set by fleet_start() */
+	struct auth_limiter *limiter;  /* failed logins (hub/auth.h) */
+	struct node_cache *node_cache; /* enrolled nodes' credentials (users.c) */
+	struct fleet *fleet;	       /* nodes' health (hub/fleet.h); set by fleet_start() */
 	/* While no user exists: the one-time token that creates the first
 	 * admin (POST /v1/bootstrap), printed at start. Guarded by write_lock. */
 	bool bootstrap_open;

@@ -14,6 +14,7 @@
 #include "core/log.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,138 @@ void users_audit(struct hub *h, const struct http_req *req, const char *action, 
 
 /* ---- authentication ------------------------------------------------------ */
 
+/* ---- enrolled nodes' credentials, cached ----------------------------------- */
+
+/* Every heartbeat and batch of an enrolled edge would otherwise look its
+ * token up in the store, through the store's one reader connection, which
+ * all request threads then queue for. Node credentials never expire and
+ * change only when a node is revoked, which empties the cache
+ * (users_forget_nodes), so a hit is as good as the store's answer. User
+ * tokens are not cached: they expire, and users change. */
+#define CACHE_MIN 1024
+#define CACHE_MAX (1u << 20)
+
+struct cached_node {
+	uint8_t digest[32];
+	int64_t token_id;
+	char node[AUTH_NAME_MAX + 1];
+	bool used;
+};
+
+struct node_cache {
+	pthread_mutex_t lock;
+	struct cached_node *slots;
+	size_t nslots, n;
+	uint64_t gen; /* bumped by each forget: a lookup from before one is not cached */
+};
+
+static struct cached_node *cache_slot(struct node_cache *c, const uint8_t d[32])
+{
+	size_t i;
+
+	memcpy(&i, d, sizeof(i)); /* a SHA-256 is as good a hash as any */
+	for (i &= c->nslots - 1; c->slots[i].used && memcmp(c->slots[i].digest, d, 32);
+	     i = (i + 1) & (c->nslots - 1))
+		;
+	return &c->slots[i];
+}
+
+static bool cache_get(struct hub *h, const uint8_t d[32], struct principal *out, uint64_t *gen)
+{
+	struct node_cache *c = h->node_cache;
+	struct cached_node *s;
+	bool hit = false;
+
+	pthread_mutex_lock(&c->lock);
+	*gen = c->gen;
+	if (c->nslots && (s = cache_slot(c, d))->used) {
+		*out = (struct principal){PRINCIPAL_NODE, ROLE_NODE, "", s->token_id};
+		mw_strlcpy(out->name, s->node, sizeof(out->name));
+		hit = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+static void cache_grow(struct node_cache *c)
+{
+	struct cached_node *old = c->slots;
+	size_t nold = c->nslots, want = nold ? nold * 2 : CACHE_MIN;
+	struct cached_node *slots = want <= CACHE_MAX ? calloc(want, sizeof(*slots)) : NULL;
+
+	if (!slots)
+		return;
+	c->slots = slots;
+	c->nslots = want;
+	for (size_t i = 0; i < nold; i++)
+		if (old[i].used)
+			*cache_slot(c, old[i].digest) = old[i];
+	free(old);
+}
+
+static void cache_put(struct hub *h, const uint8_t d[32], const struct principal *p, uint64_t gen)
+{
+	struct node_cache *c = h->node_cache;
+	struct cached_node *s;
+
+	pthread_mutex_lock(&c->lock);
+	if (gen != c->gen) { /* a node was revoked meanwhile: maybe this one */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if ((c->n + 1) * 2 > c->nslots)
+		cache_grow(c);
+	if ((c->n + 1) * 2 <= c->nslots && !(s = cache_slot(c, d))->used) {
+		memcpy(s->digest, d, 32);
+		s->token_id = p->token_id;
+		mw_strlcpy(s->node, p->name, sizeof(s->node));
+		s->used = true;
+		c->n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int users_cache_new(struct hub *h)
+{
+	struct node_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return MW_ERR_NOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	h->node_cache = c;
+	return MW_OK;
+}
+
+void users_cache_free(struct hub *h)
+{
+	struct node_cache *c = h->node_cache;
+
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	free(c->slots);
+	free(c);
+	h->node_cache = NULL;
+}
+
+void users_forget_nodes(struct hub *h)
+{
+	struct node_cache *c = h->node_cache;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nslots)
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
+	c->n = 0;
+	c->gen++;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void users_authenticate(struct hub *h, const char *bearer, struct principal *out)
 {
 	struct db_token t;
 	uint8_t d[32];
 	const char *node;
+	uint64_t gen;
 	int64_t now = mw_now_ns();
 
 	memset(out, 0, sizeof(*out));
@@ -93,6 +221,8 @@ void users_authenticate(struct hub *h, const char *bearer, struct principal *out
 		return;
 	}
 	auth_token_digest(bearer, d);
+	if (cache_get(h, d, out, &gen))
+		return;
 	if (h->db->ops->token_find(h->db, d, &t) || t.revoked || (t.expires && t.expires <= now))
 		return;
 	if (t.kind != TOKEN_SESSION && t.kind != TOKEN_API && t.kind != TOKEN_NODE)
@@ -101,6 +231,8 @@ void users_authenticate(struct hub *h, const char *bearer, struct principal *out
 	out->role = t.role;
 	out->token_id = t.id;
 	mw_strlcpy(out->name, t.owner, sizeof(out->name));
+	if (t.kind == TOKEN_NODE && !t.expires)
+		cache_put(h, d, out, gen);
 }
 
 /* ---- writes ------------------------------------------------------------- */

@@ -16,6 +16,13 @@
 #include "hub/auth.h"
 #include "hub/http.h"
 
+/* The cache of enrolled nodes' credentials (users.c says why): made by
+ * hub_open(), freed by hub_close(); users_forget_nodes() empties it, which
+ * revoking a node must do. */
+int users_cache_new(struct hub *h) MW_MUST_CHECK;
+void users_cache_free(struct hub *h);
+void users_forget_nodes(struct hub *h);
+
 /* Who sent req (hub/auth.h), from its Bearer token; PRINCIPAL_NONE when it
  * sent none or one that is unknown, expired or revoked. */
 void users_authenticate(struct hub *h, const char *bearer, struct principal *out);
