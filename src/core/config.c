@@ -89,6 +89,14 @@ static int parse_scaled(const char *s, const char *const *units, const int64_t *
 	return MW_ERR_INVALID;
 }
 
+int config_parse_duration(const char *s, int64_t *ms)
+{
+	static const char *const units[] = {"ms", "s", "m", "h", "d", NULL};
+	static const int64_t f[] = {1, 1000, 60000, 3600000, 86400000};
+
+	return parse_scaled(s, units, f, ms);
+}
+
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
@@ -261,8 +269,6 @@ static int set_number(const struct config_key *k, void *field, const char *shown
 						 "G", "GB", "GiB", NULL};
 	static const int64_t size_f[] = {1, 1, 1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 20,
 					 1 << 30, 1 << 30, 1 << 30};
-	static const char *const dur_units[] = {"ms", "s", "m", "h", NULL};
-	static const int64_t dur_f[] = {1, 1000, 60000, 3600000};
 	int64_t n = 0;
 
 	if (k->type == CONF_INT && mw_parse_i64(v, INT64_MIN, INT64_MAX, &n)) {
@@ -273,7 +279,7 @@ static int set_number(const struct config_key *k, void *field, const char *shown
 		snprintf(err, errlen, "%s: '%.40s' is not a size (like 512K, 64M, 2G)", shown, v);
 		return MW_ERR_INVALID;
 	}
-	if (k->type == CONF_DURATION && parse_scaled(v, dur_units, dur_f, &n)) {
+	if (k->type == CONF_DURATION && config_parse_duration(v, &n)) {
 		snprintf(err, errlen, "%s: '%.40s' is not a duration (like 250ms, 10s, 5m)", shown,
 			 v);
 		return MW_ERR_INVALID;

@@ -98,6 +98,10 @@ int config_defaults(const struct config_key *table, void *settings) MW_MUST_CHEC
 int config_load_file(const struct config_key *table, void *settings, const char *path,
 		     char *err, size_t errlen) MW_MUST_CHECK;
 /* Same, from a string (tests, fuzzing); name is used in messages. */
+/* "250ms", "10s", "5m", "12h", "30d" in milliseconds; MW_ERR_INVALID
+ * otherwise. What CONF_DURATION keys take, for durations in requests too. */
+int config_parse_duration(const char *s, int64_t *ms) MW_MUST_CHECK;
+
 int config_load_string(const struct config_key *table, void *settings, const char *name,
 		       const char *text, size_t len, char *err, size_t errlen) MW_MUST_CHECK;
 /* Sets one key from text, as a command-line override would. List keys are

@@ -111,33 +111,13 @@ static int put_issue(struct hub *h, void *arg)
 	return users_issue_token(h, &((struct issue *)arg)->tok);
 }
 
-/* The ttl member ("24h", "30m", "7d") in ms, default and cap of enrollments. */
-static bool enroll_ttl(json_t *o, int64_t *ms)
-{
-	const char *v = json_string_value(json_object_get(o, "ttl"));
-	char *end;
-	long long n;
-
-	*ms = ENROLL_TTL_MS;
-	if (!json_object_get(o, "ttl"))
-		return true;
-	if (!v)
-		return false;
-	n = strtoll(v, &end, 10);
-	if (end == v || n < 1)
-		return false;
-	*ms = !strcmp(end, "d")	  ? n * 86400000LL
-	      : !strcmp(end, "h") ? n * 3600000LL
-	      : !strcmp(end, "m") ? n * 60000LL
-	      : !strcmp(end, "s") ? n * 1000LL
-				  : 0;
-	return *ms > 0 && *ms <= ENROLL_TTL_MAX_MS;
-}
-
 void enroll_create(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
 	json_t *o = http_body_object(req, resp), *node;
-	struct issue is = {.tok = {.kind = TOKEN_ENROLL, .owner = "", .role = ROLE_NODE}};
+	struct issue is = {.tok = {.kind = TOKEN_ENROLL,
+				   .owner = "",
+				   .role = ROLE_NODE,
+				   .ttl_ms = ENROLL_TTL_MS}};
 	char err[256];
 	int rc;
 
@@ -147,7 +127,7 @@ void enroll_create(struct hub *h, struct http_req *req, struct http_resp *resp)
 	if (node && (!json_is_string(node) || !event_id_valid(json_string_value(node)))) {
 		http_error(resp, 400, "node: 1 to %d of A-Z a-z 0-9 . _ : / - expected",
 			   EVENT_ID_MAX);
-	} else if (!enroll_ttl(o, &is.tok.ttl_ms)) {
+	} else if (!users_ttl(o, 1000, ENROLL_TTL_MAX_MS, &is.tok.ttl_ms)) {
 		http_error(resp, 400, "ttl: 1s to 30d expected, such as 24h, 30m or 7d");
 	} else if (enroll_labels_check(json_object_get(o, "labels"), is.tok.row.labels, err,
 				       sizeof(err))) {

@@ -10,6 +10,7 @@
  * does not tell which names exist; both get the same message. */
 #include "hub/users.h"
 
+#include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
 
@@ -617,26 +618,16 @@ void users_tokens_list(struct hub *h, struct http_req *req, struct http_resp *re
 	http_json(resp, 200, json_pack("{s:o}", "tokens", arr));
 }
 
-/* The ttl member ("30d", "12h", "90m"...) in ms into *ms; false if malformed. */
-static bool parse_ttl(json_t *o, int64_t *ms)
+bool users_ttl(json_t *o, int64_t min_ms, int64_t max_ms, int64_t *ms)
 {
 	const char *v = member(o, "ttl");
-	char *end;
-	long long n;
-	int64_t unit;
+	int64_t n;
 
 	if (!json_object_get(o, "ttl"))
 		return true;
-	if (!v || !*v)
+	if (!v || config_parse_duration(v, &n) || n < min_ms || n > max_ms)
 		return false;
-	n = strtoll(v, &end, 10);
-	unit = !strcmp(end, "d")   ? 86400000
-	       : !strcmp(end, "h") ? 3600000
-	       : !strcmp(end, "m") ? 60000
-				   : 0;
-	if (end == v || n < 1 || n > 3650 || !unit)
-		return false;
-	*ms = (int64_t)n * unit;
+	*ms = n;
 	return true;
 }
 
@@ -661,7 +652,7 @@ void users_tokens_create(struct hub *h, struct http_req *req, struct http_resp *
 		   role_parse(role) != ROLE_VIEWER) {
 		http_error(resp, 400, "role: a token carries your role (%s) or viewer",
 			   role_name(req->who.role));
-	} else if (!parse_ttl(o, &nt.ttl_ms)) {
+	} else if (!users_ttl(o, 60000, 3650 * 86400000LL, &nt.ttl_ms)) {
 		http_error(resp, 400,
 			   "ttl: a number of days, hours or minutes expected: 90d, 12h, "
 			   "30m (at most 3650)");

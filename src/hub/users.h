@@ -41,6 +41,11 @@ struct new_token {
 /* Makes and stores nt's token; inside a write transaction (hub_write). */
 int users_issue_token(struct hub *h, struct new_token *nt) MW_MUST_CHECK;
 
+/* The ttl member of a request ("30d", "12h", "90m", as config durations)
+ * into *ms when it is within [min_ms, max_ms]; *ms untouched when there
+ * is none. False when it is malformed or out of range. */
+bool users_ttl(json_t *o, int64_t min_ms, int64_t max_ms, int64_t *ms);
+
 /* Appends a line to the audit log (takes the write lock). result is "ok",
  * "denied" or "failed"; target and detail may be empty. */
 void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
