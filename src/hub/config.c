@@ -3,6 +3,7 @@
  * The table is the single source of truth for names, types, defaults and
  * help: docs/configuration.md is generated from it with --help-config. */
 #include "hub/config.h"
+#include "hub/tls.h"
 
 #include "core/event.h"
 
@@ -137,7 +138,7 @@ int hub_config_check(const struct hub_config *c, char *err, size_t errlen)
 			 c->tls_cert[0] ? "tls.key" : "tls.cert");
 		return MW_ERR_INVALID;
 	}
-	if (c->tls_mode == HUB_TLS_OFF && strcmp(host, "localhost") && strncmp(host, "127.", 4)) {
+	if (c->tls_mode == HUB_TLS_OFF && !hub_tls_loopback(host)) {
 		snprintf(err, errlen,
 			 "tls.mode: off is only allowed on a loopback address (listen is %s); use "
 			 "auto or files",

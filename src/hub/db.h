@@ -176,10 +176,9 @@ struct db_ops {
 	int (*audit_list)(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);
 
-	/* Fleet state: writers in a transaction; get and list are readers.
-	 * fleet_get: MW_ERR_NOTFOUND for a node that never reported. */
+	/* Fleet state (kept in memory by fleet.c, loaded and saved here):
+	 * fleet_put in a transaction; fleet_list is a reader. */
 	int (*fleet_put)(struct db *db, const struct db_fleet *f);
-	int (*fleet_get)(struct db *db, const char *node, struct db_fleet *out);
 	/* Every node's, by node; free with db_fleet_free_list(). */
 	int (*fleet_list)(struct db *db, struct db_fleet **out, size_t *n);
 	/* One point of the downsampled series: the minute's latest values. */

@@ -536,7 +536,6 @@ const struct db_ops db_sqlite_ops = {
 	.audit_put = db_sqlite__audit_put,
 	.audit_list = db_sqlite__audit_list,
 	.fleet_put = db_sqlite__fleet_put,
-	.fleet_get = db_sqlite__fleet_get,
 	.fleet_list = db_sqlite__fleet_list,
 	.telemetry_put = db_sqlite__telemetry_put,
 	.app_put = db_sqlite__app_put,

@@ -33,7 +33,6 @@ int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, const 
 			    int64_t ts);
 int db_sqlite__audit_put(struct db *db, const struct db_audit *a);
 int db_sqlite__fleet_put(struct db *db, const struct db_fleet *f);
-int db_sqlite__fleet_get(struct db *db, const char *node, struct db_fleet *out);
 int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n);
 int db_sqlite__telemetry_put(struct db *db, const char *node, int64_t minute, double cpu,
 			     double mem, double disk_free);

@@ -55,28 +55,6 @@ static int read_fleet(sqlite3_stmt *st, struct db_fleet *f)
 	return f->state ? MW_OK : MW_ERR_NOMEM;
 }
 
-#define FLEET_SELECT "SELECT node,state,last_heartbeat,interval_ms,status FROM fleet"
-
-int db_sqlite__fleet_get(struct db *db, const char *node, struct db_fleet *out)
-{
-	sqlite3 *h = db_sqlite__reader_lock(db);
-	sqlite3_stmt *st;
-	int rc = MW_ERR_IO;
-
-	if (sqlite3_prepare_v2(h, FLEET_SELECT " WHERE node=?", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_ROW	 ? read_fleet(st, out)
-		     : rc == SQLITE_DONE ? MW_ERR_NOTFOUND
-					 : db_sqlite__fail(h, "fleet_get");
-		sqlite3_finalize(st);
-	} else {
-		rc = db_sqlite__fail(h, "fleet_get");
-	}
-	db_sqlite__reader_unlock(db);
-	return rc;
-}
-
 int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n)
 {
 	sqlite3 *h = db_sqlite__reader_lock(db);
@@ -87,7 +65,10 @@ int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(h, FLEET_SELECT " ORDER BY node", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    h,
+		    "SELECT node,state,last_heartbeat,interval_ms,status FROM fleet ORDER BY node",
+		    -1, &st, NULL) != SQLITE_OK) {
 		rc = db_sqlite__fail(h, "fleet_list");
 		goto out;
 	}

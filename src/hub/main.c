@@ -16,7 +16,6 @@
 #include "hub/tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,18 +73,12 @@ static const char usage[] =
 static void print_bootstrap(const struct hub *h, const struct hub_tls *tls, const char *host,
 			    uint16_t port)
 {
-	char path[1024];
-	FILE *f;
-	int fd;
+	char path[1024], line[sizeof(h->bootstrap_token) + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", h->bootstrap_token);
 
 	snprintf(path, sizeof(path), "%s/%s", h->cfg->data_dir, HUB_BOOTSTRAP_FILE);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0 && (f = fdopen(fd, "w"))) {
-		fprintf(f, "%s\n", h->bootstrap_token);
-		fclose(f);
-	} else if (fd >= 0) {
-		close(fd);
-	}
+	if (mw_write_private(path, line, (size_t)n))
+		log_warn("msg=\"cannot write the bootstrap token file\" path=%s", path);
 	fprintf(stderr,
 		"mw-hub: no users yet. Create the first admin with this one-time token:\n"
 		"  mw --hub %s://%s:%u%s%s login --bootstrap %s --user admin\n"

@@ -359,15 +359,8 @@ int hub_tls_prepare(const struct hub_config *cfg, const char *host, struct hub_t
 	int rc = MW_OK;
 
 	memset(t, 0, sizeof(*t));
-	if (cfg->tls_mode == HUB_TLS_OFF) {
-		if (hub_tls_loopback(host))
-			return MW_OK;
-		snprintf(err, errlen,
-			 "tls.mode: off is only allowed on a loopback address "
-			 "(listen is %s); use auto or files",
-			 cfg->listen);
-		return MW_ERR_INVALID;
-	}
+	if (cfg->tls_mode == HUB_TLS_OFF) /* on loopback only: hub_config_check() */
+		return MW_OK;
 	t->on = true;
 	if (cfg->tls_mode == HUB_TLS_AUTO) {
 		rc = prepare_auto(cfg, host, t, err, errlen);

@@ -26,9 +26,9 @@ struct hub_tls {
 	char ca_sha256[65];	  /* auto: SHA-256 of the CA certificate (DER), hex */
 };
 
-/* Reads or makes what cfg's tls.mode asks for, for listen host host. err
- * names the key and the cause: "tls.mode: off is only allowed on a
- * loopback address (listen is 0.0.0.0:7800)". */
+/* Reads or makes what cfg's tls.mode asks for, for listen host host
+ * (cfg has passed hub_config_check(), which keeps off to loopback). err
+ * names the file or key and the cause. */
 int hub_tls_prepare(const struct hub_config *cfg, const char *host, struct hub_tls *out, char *err,
 		    size_t errlen) MW_MUST_CHECK;
 void hub_tls_free(struct hub_tls *t);
