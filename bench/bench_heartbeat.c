@@ -18,9 +18,9 @@
  * generator shares the machine's 2 cores with the hub. */
 #include "core/http.h"
 
+#include "benchlib.h"
+
 #include <jansson.h>
-#include <libgen.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,62 +40,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_heartbeat: %s\n", what);
 	exit(1);
-}
-
-static pid_t start_hub(const char *dir, char *addr, size_t cap)
-{
-	char self[PATH_MAX], bin[PATH_MAX + 16], conf[PATH_MAX], path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	FILE *f;
-	pid_t pid;
-
-	if (n < 0)
-		die("cannot find myself");
-	self[n] = '\0';
-	snprintf(bin, sizeof(bin), "%s/mw-hub", dirname(self));
-	snprintf(conf, sizeof(conf), "%s/hub.yaml", dir);
-	if (!(f = fopen(conf, "w")))
-		die("cannot write the config");
-	fprintf(f,
-		"listen: 127.0.0.1:0\ndata_dir: %s\nlog:\n  level: warn\ntls:\n  mode: off\n"
-		"api:\n  token: " ADMIN "\nnodes:\n  unused-node: unused-token-0123\n",
-		dir);
-	fclose(f);
-	if ((pid = fork()) == 0) {
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(path, sizeof(path), "%s/hub.addr", dir);
-	for (int i = 0; i < 200; i++) {
-		if ((f = fopen(path, "r"))) {
-			char *ok = fgets(addr, (int)cap, f);
-			fclose(f);
-			if (ok) {
-				addr[strcspn(addr, "\n")] = '\0';
-				return pid;
-			}
-		}
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	die("mw-hub did not start (is it built next to this bench?)");
-	return -1;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
 }
 
 /* POSTs body (JSON) to addr+path with token; the answer's JSON or NULL. */
@@ -255,9 +199,12 @@ int main(void)
 
 	if (!nodes || !all || !mkdtemp(dir))
 		die("out of memory");
-	pid = start_hub(dir, addr, sizeof(addr));
+	pid = bench_hub_start("bench_heartbeat", dir,
+			      "api:\n  token: " ADMIN
+			      "\nnodes:\n  unused-node: unused-token-0123\n",
+			      addr, sizeof(addr));
 	usleep(300000);
-	idle = rss_kib(pid);
+	idle = bench_rss_kib(pid);
 	t0 = mw_mono_ns();
 	enroll_all(addr, nodes);
 	fprintf(stderr, "bench_heartbeat: enrolled %d nodes in %.1f s\n", NODES,
@@ -287,7 +234,7 @@ int main(void)
 		free(w[i].partial);
 	}
 	secs = (double)(mw_mono_ns() - t0) / NS;
-	loaded = rss_kib(pid);
+	loaded = bench_rss_kib(pid);
 	qsort(all, k, sizeof(double), cmp_double);
 	fprintf(stderr,
 		"bench_heartbeat: %zu reports in %.1f s (%zu failed), p50 %.2f ms, max %.1f ms\n",

@@ -16,10 +16,10 @@
 #include "core/event.h"
 #include "core/http.h"
 
+#include "benchlib.h"
+
 #include <inttypes.h>
 #include <jansson.h>
-#include <libgen.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,64 +109,6 @@ static struct batch *build_batches(const char *node)
 	return out;
 }
 
-static pid_t start_hub(const char *dir, char *addr, size_t cap)
-{
-	char self[PATH_MAX], bin[PATH_MAX + 16], conf[PATH_MAX], path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	FILE *f;
-	pid_t pid;
-
-	if (n < 0)
-		die("cannot find myself");
-	self[n] = '\0';
-	snprintf(bin, sizeof(bin), "%s/mw-hub", dirname(self));
-	snprintf(conf, sizeof(conf), "%s/hub.yaml", dir);
-	if (!(f = fopen(conf, "w")))
-		die("cannot write the config");
-	fprintf(f,
-		"listen: 127.0.0.1:0\ndata_dir: %s\nlog:\n  level: warn\ntls:\n  mode: off\n"
-		"nodes:\n",
-		dir);
-	for (int i = 0; i <= EDGES; i++)
-		fprintf(f, "  bench-%d: " TOKEN "\n", i, i);
-	fclose(f);
-	if ((pid = fork()) == 0) {
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(path, sizeof(path), "%s/hub.addr", dir);
-	for (int i = 0; i < 200; i++) { /* up to 10 s */
-		if ((f = fopen(path, "r"))) {
-			char *ok = fgets(addr, (int)cap, f);
-			fclose(f);
-			if (ok) {
-				addr[strcspn(addr, "\n")] = '\0';
-				return pid;
-			}
-		}
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	die("mw-hub did not start (is it built next to this bench?)");
-	return -1;
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
-}
-
 struct poster {
 	const char *addr;
 	int edge;
@@ -243,9 +185,16 @@ int main(void)
 		if (!p[i].batches)
 			die("out of memory");
 	}
-	pid = start_hub(dir, addr, sizeof(addr));
+	{
+		char tail[1024];
+		size_t used = (size_t)snprintf(tail, sizeof(tail), "nodes:\n");
+		for (int i = 0; i <= EDGES; i++)
+			used += (size_t)snprintf(tail + used, sizeof(tail) - used,
+						 "  bench-%d: " TOKEN "\n", i, i);
+		pid = bench_hub_start("bench_hub", dir, tail, addr, sizeof(addr));
+	}
 	usleep(300000);
-	idle = rss_kib(pid);
+	idle = bench_rss_kib(pid);
 	one = run(addr, p, 0, 1);
 	many = run(addr, p, 1, EDGES);
 	printf("bench hub.ingest %.0f events/s\n", one);
