@@ -19,6 +19,13 @@ sqlite3 *db_sqlite__writer(struct db *db);
 /* The reader connection, held until db_sqlite__reader_unlock(). */
 sqlite3 *db_sqlite__reader_lock(struct db *db);
 void db_sqlite__reader_unlock(struct db *db);
+/* Runs a reader query (parameter 1 bound to text1 when given, 2 and 3 to
+ * int2 and int3 when the SQL has them) and turns each row into an item of
+ * size sz with read_row() (MW_OK, or MW_ERR_NOMEM). On failure the items
+ * read so far go to drop(items, n), or free() when drop is NULL. */
+int db_sqlite__list(struct db *db, const char *sql, const char *text1, int64_t int2, int64_t int3,
+		    size_t sz, int (*read_row)(sqlite3_stmt *, void *),
+		    void (*drop)(void *, size_t), void **out, size_t *n);
 /* Logs the connection's last error for what; MW_ERR_BUSY or MW_ERR_IO. */
 int db_sqlite__fail(sqlite3 *h, const char *what);
 

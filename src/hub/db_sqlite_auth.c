@@ -108,7 +108,7 @@ int db_sqlite__user_put(struct db *db, const struct db_user *u, bool create)
 /* Runs a reader query for one row: the text (or, with len, blob) key as
  * parameter 1, read_row() on the row; MW_ERR_NOTFOUND without one. */
 static int get_one(struct db *db, const char *sql, const void *key, int len,
-		   void (*read_row)(sqlite3_stmt *, void *), void *out)
+		   int (*read_row)(sqlite3_stmt *, void *), void *out)
 {
 	sqlite3 *h = db_sqlite__reader_lock(db);
 	sqlite3_stmt *st;
@@ -120,9 +120,7 @@ static int get_one(struct db *db, const char *sql, const void *key, int len,
 		else
 			sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			read_row(st, out);
-		rc = rc == SQLITE_ROW	 ? MW_OK
+		rc = rc == SQLITE_ROW	 ? read_row(st, out)
 		     : rc == SQLITE_DONE ? MW_ERR_NOTFOUND
 					 : db_sqlite__fail(h, sql);
 		sqlite3_finalize(st);
@@ -131,7 +129,11 @@ static int get_one(struct db *db, const char *sql, const void *key, int len,
 	return rc;
 }
 
-static void user_row(sqlite3_stmt *st, void *item) { read_user(st, item); }
+static int user_row(sqlite3_stmt *st, void *item)
+{
+	read_user(st, item);
+	return MW_OK;
+}
 
 int db_sqlite__user_get(struct db *db, const char *name, struct db_user *out)
 {
@@ -151,24 +153,27 @@ int db_sqlite__user_delete(struct db *db, const char *name)
 	return rc == MW_OK && sqlite3_changes(h) == 0 ? MW_ERR_NOTFOUND : rc;
 }
 
-/* Runs a reader query whose rows read_row() turns into items of size sz. */
-static int list(struct db *db, const char *sql, const char *text1, int64_t int2, int64_t int3,
-		size_t sz, void (*read_row)(sqlite3_stmt *, void *), void **out, size_t *n)
+int db_sqlite__list(struct db *db, const char *sql, const char *text1, int64_t int2, int64_t int3,
+		    size_t sz, int (*read_row)(sqlite3_stmt *, void *),
+		    void (*drop)(void *, size_t), void **out, size_t *n)
 {
 	sqlite3 *h = db_sqlite__reader_lock(db);
 	sqlite3_stmt *st;
 	size_t cap = 0;
 	char *items = NULL;
-	int rc = prepare(h, sql, &st);
+	int rc = prepare(h, sql, &st), params;
 
 	*out = NULL;
 	*n = 0;
 	if (rc)
 		goto out;
-	if (text1)
+	params = sqlite3_bind_parameter_count(st);
+	if (text1 && params >= 1)
 		sqlite3_bind_text(st, 1, text1, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, int2);
-	sqlite3_bind_int64(st, 3, int3);
+	if (params >= 2)
+		sqlite3_bind_int64(st, 2, int2);
+	if (params >= 3)
+		sqlite3_bind_int64(st, 3, int3);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			char *more = realloc(items, (cap = cap ? cap * 2 : 16) * sz);
@@ -178,7 +183,10 @@ static int list(struct db *db, const char *sql, const char *text1, int64_t int2,
 			}
 			items = more;
 		}
-		read_row(st, items + *n * sz);
+		if (read_row(st, items + *n * sz)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 		(*n)++;
 	}
 	rc = rc == SQLITE_DONE	  ? MW_OK
@@ -188,7 +196,10 @@ static int list(struct db *db, const char *sql, const char *text1, int64_t int2,
 out:
 	db_sqlite__reader_unlock(db);
 	if (rc) {
-		free(items);
+		if (drop)
+			drop(items, *n);
+		else
+			free(items);
 		*n = 0;
 		items = NULL;
 	}
@@ -198,8 +209,8 @@ out:
 
 int db_sqlite__users_list(struct db *db, struct db_user **out, size_t *n)
 {
-	return list(db, "SELECT " USER_COLS " FROM users WHERE ?2=?3 ORDER BY name", NULL, 0, 0,
-		    sizeof(**out), user_row, (void **)out, n);
+	return db_sqlite__list(db, "SELECT " USER_COLS " FROM users ORDER BY name", NULL, 0, 0,
+			       sizeof(**out), user_row, NULL, (void **)out, n);
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -224,7 +235,11 @@ static void read_token(sqlite3_stmt *st, struct db_token *t)
 	text_at(st, 9, t->labels, sizeof(t->labels));
 }
 
-static void token_row(sqlite3_stmt *st, void *item) { read_token(st, item); }
+static int token_row(sqlite3_stmt *st, void *item)
+{
+	read_token(st, item);
+	return MW_OK;
+}
 
 int db_sqlite__token_put(struct db *db, struct db_token *t)
 {
@@ -259,11 +274,11 @@ int db_sqlite__token_find(struct db *db, const uint8_t digest[32], struct db_tok
 
 int db_sqlite__tokens_list(struct db *db, const char *owner, struct db_token **out, size_t *n)
 {
-	return list(db,
-		    owner ? "SELECT " TOKEN_COLS " FROM tokens WHERE owner=?1 AND ?2=?3"
-			    " ORDER BY id DESC"
-			  : "SELECT " TOKEN_COLS " FROM tokens WHERE ?2=?3 ORDER BY id DESC",
-		    owner, 0, 0, sizeof(**out), token_row, (void **)out, n);
+	return db_sqlite__list(db,
+			       owner ? "SELECT " TOKEN_COLS " FROM tokens WHERE owner=?1"
+				       " ORDER BY id DESC"
+				     : "SELECT " TOKEN_COLS " FROM tokens ORDER BY id DESC",
+			       owner, 0, 0, sizeof(**out), token_row, NULL, (void **)out, n);
 }
 
 int db_sqlite__token_revoke(struct db *db, int64_t id, const char *owner, const char *kinds,
@@ -312,7 +327,7 @@ int db_sqlite__audit_put(struct db *db, const struct db_audit *a)
 	return finish(h, st, "audit_put");
 }
 
-static void audit_row(sqlite3_stmt *st, void *item)
+static int audit_row(sqlite3_stmt *st, void *item)
 {
 	struct db_audit *a = item;
 
@@ -325,13 +340,14 @@ static void audit_row(sqlite3_stmt *st, void *item)
 	text_at(st, 5, a->remote, sizeof(a->remote));
 	text_at(st, 6, a->result, sizeof(a->result));
 	text_at(st, 7, a->detail, sizeof(a->detail));
+	return MW_OK;
 }
 
 int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n)
 {
-	return list(db,
-		    "SELECT id,ts,actor,action,target,remote,result,detail FROM audit"
-		    " WHERE id>?2 ORDER BY id LIMIT ?3",
-		    NULL, after, limit, sizeof(**out), audit_row, (void **)out, n);
+	return db_sqlite__list(db,
+			       "SELECT id,ts,actor,action,target,remote,result,detail FROM audit"
+			       " WHERE id>?2 ORDER BY id LIMIT ?3",
+			       NULL, after, limit, sizeof(**out), audit_row, NULL, (void **)out, n);
 }

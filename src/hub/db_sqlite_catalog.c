@@ -36,56 +36,28 @@ int db_sqlite__app_put(struct db *db, const struct db_app *a)
 	return rc == SQLITE_DONE ? MW_OK : db_sqlite__fail(h, "app_put");
 }
 
+static int app_row(sqlite3_stmt *st, void *item)
+{
+	struct db_app *a = item;
+	const unsigned char *nm = sqlite3_column_text(st, 0), *v = sqlite3_column_text(st, 1);
+	const unsigned char *m = sqlite3_column_text(st, 2);
+
+	memset(a, 0, sizeof(*a));
+	mw_strlcpy(a->name, nm ? (const char *)nm : "", sizeof(a->name));
+	mw_strlcpy(a->version, v ? (const char *)v : "", sizeof(a->version));
+	a->created = sqlite3_column_int64(st, 3);
+	a->manifest = strdup(m ? (const char *)m : "{}");
+	return a->manifest ? MW_OK : MW_ERR_NOMEM;
+}
+
+static void drop_apps(void *items, size_t n) { db_apps_free(items, n); }
+
 int db_sqlite__apps_list(struct db *db, const char *name, struct db_app **out, size_t *n)
 {
-	sqlite3 *h = db_sqlite__reader_lock(db);
-	struct db_app *items = NULL, *more;
-	size_t cap = 0;
-	sqlite3_stmt *st;
-	int rc = MW_OK;
-
-	*out = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(h,
-			       name ? "SELECT name,version,manifest,created FROM apps WHERE name=?"
+	return db_sqlite__list(db,
+			       name ? "SELECT name,version,manifest,created FROM apps WHERE name=?1"
 				      " ORDER BY created"
 				    : "SELECT name,version,manifest,created FROM apps"
 				      " ORDER BY name, created",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = db_sqlite__fail(h, "apps_list");
-		goto out;
-	}
-	if (name)
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while (rc == MW_OK && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *nm = sqlite3_column_text(st, 0),
-				    *v = sqlite3_column_text(st, 1);
-		const unsigned char *m = sqlite3_column_text(st, 2);
-		if (*n == cap) {
-			more = realloc(items, (cap = cap ? cap * 2 : 16) * sizeof(*items));
-			if (!more) {
-				rc = MW_ERR_NOMEM;
-				break;
-			}
-			items = more;
-		}
-		memset(&items[*n], 0, sizeof(items[*n]));
-		mw_strlcpy(items[*n].name, nm ? (const char *)nm : "", sizeof(items[*n].name));
-		mw_strlcpy(items[*n].version, v ? (const char *)v : "", sizeof(items[*n].version));
-		items[*n].created = sqlite3_column_int64(st, 3);
-		if (!(items[*n].manifest = strdup(m ? (const char *)m : "{}")))
-			rc = MW_ERR_NOMEM;
-		else
-			(*n)++;
-	}
-	sqlite3_finalize(st);
-out:
-	db_sqlite__reader_unlock(db);
-	if (rc) {
-		db_apps_free(items, *n);
-		items = NULL;
-		*n = 0;
-	}
-	*out = items;
-	return rc;
+			       name, 0, 0, sizeof(**out), app_row, drop_apps, (void **)out, n);
 }

@@ -55,46 +55,16 @@ static int read_fleet(sqlite3_stmt *st, struct db_fleet *f)
 	return f->state ? MW_OK : MW_ERR_NOMEM;
 }
 
+static int fleet_row(sqlite3_stmt *st, void *item) { return read_fleet(st, item); }
+
+static void drop_fleet(void *items, size_t n) { db_fleet_free_list(items, n); }
+
 int db_sqlite__fleet_list(struct db *db, struct db_fleet **out, size_t *n)
 {
-	sqlite3 *h = db_sqlite__reader_lock(db);
-	struct db_fleet *items = NULL, *more;
-	size_t cap = 0;
-	sqlite3_stmt *st;
-	int rc = MW_OK;
-
-	*out = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(
-		    h,
-		    "SELECT node,state,last_heartbeat,interval_ms,status FROM fleet ORDER BY node",
-		    -1, &st, NULL) != SQLITE_OK) {
-		rc = db_sqlite__fail(h, "fleet_list");
-		goto out;
-	}
-	while (rc == MW_OK && sqlite3_step(st) == SQLITE_ROW) {
-		if (*n == cap) {
-			more = realloc(items, (cap = cap ? cap * 2 : 16) * sizeof(*items));
-			if (!more) {
-				rc = MW_ERR_NOMEM;
-				break;
-			}
-			items = more;
-		}
-		rc = read_fleet(st, &items[*n]);
-		if (rc == MW_OK)
-			(*n)++;
-	}
-	sqlite3_finalize(st);
-out:
-	db_sqlite__reader_unlock(db);
-	if (rc) {
-		db_fleet_free_list(items, *n);
-		*n = 0;
-		items = NULL;
-	}
-	*out = items;
-	return rc;
+	return db_sqlite__list(db,
+			       "SELECT node,state,last_heartbeat,interval_ms,status FROM fleet"
+			       " ORDER BY node",
+			       NULL, 0, 0, sizeof(**out), fleet_row, drop_fleet, (void **)out, n);
 }
 
 int db_sqlite__telemetry_put(struct db *db, const char *node, int64_t minute, double cpu,
