@@ -169,6 +169,15 @@ def http(method, url, body=None, token=None, headers=None, timeout=15):
         return Resp(None, error=repr(e))
 
 
+def run_mw(*args, env=None, stdin="", timeout=60):
+    """Runs the `mw` CLI with env (the whole environment: a dict) and stdin;
+    (exit code, stdout, stderr) as text."""
+    p = subprocess.run([os.path.join(BIN, "mw")] + list(args), input=stdin.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=os.environ if env is None else env, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))

@@ -8,12 +8,11 @@ catalog as it was.
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import BIN, Hub, http, run  # noqa: E402
+from mwtest import Hub, http, run, run_mw  # noqa: E402
 
 ADMIN = "admin-static-token"
 
@@ -81,12 +80,11 @@ BAD = [
 def body(c):
     hub = Hub(c.workdir, {"old-edge": "tok-old-edge-1"}, api_token=ADMIN).start()
 
+    env = dict(os.environ, MW_HUB=hub.url, MW_TOKEN=ADMIN,
+               MW_CREDENTIALS=os.path.join(c.workdir, "creds"))
+
     def mw(*args):
-        env = dict(os.environ, MW_HUB=hub.url, MW_TOKEN=ADMIN,
-                   MW_CREDENTIALS=os.path.join(c.workdir, "creds"))
-        p = subprocess.run([os.path.join(BIN, "mw")] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env, timeout=60)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+        return run_mw(*args, env=env)
 
     def write(name, text):
         path = os.path.join(c.workdir, name)

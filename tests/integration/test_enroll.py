@@ -17,7 +17,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import BIN, Edge, Hub, event, metric, run, wait_until  # noqa: E402
+from mwtest import BIN, Edge, Hub, event, metric, run, run_mw, wait_until  # noqa: E402
 
 ADMIN = "admin-static-token"
 
@@ -25,12 +25,11 @@ ADMIN = "admin-static-token"
 def body(c):
     hub = Hub(c.workdir, {"old-edge": "tok-old-edge-1"}, api_token=ADMIN).start()
 
+    env = dict(os.environ, MW_HUB=hub.url, MW_TOKEN=ADMIN,
+               MW_CREDENTIALS=os.path.join(c.workdir, "creds"))
+
     def mw(*args):
-        env = dict(os.environ, MW_HUB=hub.url, MW_TOKEN=ADMIN,
-                   MW_CREDENTIALS=os.path.join(c.workdir, "creds"))
-        p = subprocess.run([os.path.join(BIN, "mw")] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env, timeout=60)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+        return run_mw(*args, env=env)
 
     def new_edge(node):
         e = Edge(c.workdir, node, extra={"uplink": {"hub_url": "", "token": ""}})

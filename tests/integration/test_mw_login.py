@@ -7,12 +7,11 @@ tokens are made and removed with `mw`; a refused call says what to do;
 passwords are read from standard input, never from the command line.
 """
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import BIN, Hub, run  # noqa: E402
+from mwtest import Hub, run, run_mw  # noqa: E402
 
 PASSWORD = "a long enough password"
 
@@ -26,9 +25,7 @@ def body(c):
         e["HOME"] = os.path.join(c.workdir, "home" if who is None else who)
         e.pop("XDG_CONFIG_HOME", None)
         e.update(env or {})
-        p = subprocess.run([os.path.join(BIN, "mw")] + list(args), input=stdin.encode(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, timeout=60)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+        return run_mw(*args, env=e, stdin=stdin)
 
     with open(os.path.join(hub.data_dir, "bootstrap.token")) as f:
         boot = f.read().strip()

@@ -17,7 +17,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import BIN, Edge, Hub, event, run, wait_until  # noqa: E402
+from mwtest import BIN, Edge, Hub, event, run, run_mw, wait_until  # noqa: E402
 
 ADMIN = "admin-static-token"
 
@@ -52,12 +52,9 @@ def body(c):
     except Exception as e:   # noqa: any failure is the point
         c.check(True, "plain HTTP to the TLS port gets no answer", repr(e))
 
-    def mw(*args, env=None):
-        e = dict(os.environ, MW_CREDENTIALS=os.path.join(c.workdir, "creds"))
-        e.update(env or {})
-        p = subprocess.run([os.path.join(BIN, "mw")] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=e, timeout=60)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+    def mw(*args):
+        return run_mw(*args, env=dict(os.environ,
+                                      MW_CREDENTIALS=os.path.join(c.workdir, "creds")))
 
     rc, out, err = mw("--hub", url, "--ca", ca, "--token", ADMIN, "whoami")
     c.check(rc == 0 and "api.token (admin" in out, "mw --ca talks https to the hub", out + err)
