@@ -113,14 +113,10 @@ int hub_write(struct hub *h, int (*fn)(struct hub *h, void *arg), void *arg)
 	return rc;
 }
 
-const char *hub_node_for_token(const struct hub *h, const char *token)
+const char *hub_node_for_digest(const struct hub *h, const uint8_t d[EVENT_HASH_LEN])
 {
-	uint8_t d[EVENT_HASH_LEN];
 	const char *found = NULL;
 
-	if (!token || !*token)
-		return NULL;
-	digest(token, d);
 	for (size_t i = 0; i < h->cfg->nodes.n; i++)
 		if (hash_equal(d, h->node_digests[i], EVENT_HASH_LEN))
 			found = h->cfg->nodes.names[i];
@@ -135,12 +131,7 @@ bool hub_node_configured(const struct hub *h, const char *node)
 	return false;
 }
 
-bool hub_api_token_ok(const struct hub *h, const char *token)
+bool hub_api_digest_ok(const struct hub *h, const uint8_t d[EVENT_HASH_LEN])
 {
-	uint8_t d[EVENT_HASH_LEN];
-
-	if (!h->api_token_set || !token)
-		return false;
-	digest(token, d);
-	return hash_equal(d, h->api_digest, EVENT_HASH_LEN);
+	return h->api_token_set && hash_equal(d, h->api_digest, EVENT_HASH_LEN);
 }

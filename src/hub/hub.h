@@ -77,12 +77,13 @@ void hub_close(struct hub *h);
  * committed when fn returns MW_OK, rolled back otherwise. fn's result. */
 int hub_write(struct hub *h, int (*fn)(struct hub *h, void *arg), void *arg) MW_MUST_CHECK;
 
-/* The node whose ingest token this is (constant time over all nodes), or
+/* Given the SHA-256 of a Bearer token (computed once per request): the
+ * configured node whose token it is (constant time over all nodes), or
  * NULL. */
-const char *hub_node_for_token(const struct hub *h, const char *token);
+const char *hub_node_for_digest(const struct hub *h, const uint8_t d[EVENT_HASH_LEN]);
 /* True when node is listed in the nodes: setting. */
 bool hub_node_configured(const struct hub *h, const char *node);
-/* True when api.token is set and the token matches it (constant time). */
-bool hub_api_token_ok(const struct hub *h, const char *token);
+/* True when api.token is set and the digest is its (constant time). */
+bool hub_api_digest_ok(const struct hub *h, const uint8_t d[EVENT_HASH_LEN]);
 
 #endif

@@ -211,17 +211,17 @@ void users_authenticate(struct hub *h, const char *bearer, struct principal *out
 	memset(out, 0, sizeof(*out));
 	if (!bearer || !*bearer)
 		return;
-	if (hub_api_token_ok(h, bearer)) {
+	auth_token_digest(bearer, d); /* once: every check below compares digests */
+	if (hub_api_digest_ok(h, d)) {
 		*out = (struct principal){PRINCIPAL_STATIC, ROLE_ADMIN, "api.token", 0};
 		return;
 	}
-	if ((node = hub_node_for_token(h, bearer))) {
+	if ((node = hub_node_for_digest(h, d))) {
 		out->kind = PRINCIPAL_NODE;
 		out->role = ROLE_NODE;
 		mw_strlcpy(out->name, node, sizeof(out->name));
 		return;
 	}
-	auth_token_digest(bearer, d);
 	if (cache_get(h, d, out, &gen))
 		return;
 	if (h->db->ops->token_find(h->db, d, &t) || t.revoked || (t.expires && t.expires <= now))
