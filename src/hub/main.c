@@ -237,15 +237,17 @@ static int serve(struct hub_config *c)
 		hub_tls_free(&tls);
 		return rc;
 	}
-	if ((rc = fleet_start(&h, &fleet)) || (rc = http_start(&h, host, port, &tls, &srv)) ||
-	    (rc = write_addr(c->data_dir, host, http_port(srv))))
+	if ((rc = fleet_start(&h, &fleet)) || (rc = http_start(&h, host, port, &tls, &srv)))
+		goto out;
+	/* hub.addr says the hub is ready: the bootstrap token is there before it */
+	if (h.bootstrap_open)
+		print_bootstrap(&h, &tls, host, http_port(srv));
+	if ((rc = write_addr(c->data_dir, host, http_port(srv))))
 		goto out;
 	log_info("msg=\"mw-hub started\" version=%s nodes=%zu api_token=%s tls=%s ca=%s "
 		 "ca_sha256=%s",
 		 MW_VERSION, c->nodes.n, h.api_token_set ? "set" : "none", tls.on ? "on" : "off",
 		 tls.ca_path[0] ? tls.ca_path : "-", tls.ca_sha256[0] ? tls.ca_sha256 : "-");
-	if (h.bootstrap_open)
-		print_bootstrap(&h, &tls, host, http_port(srv));
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
