@@ -3,7 +3,8 @@
  *
  * mw.c: arguments, events, nodes, health. account.c: login, logout,
  * whoami, users, tokens, audit, and the credentials file. fleet.c:
- * enrollment tokens and node revocation. */
+ * enrollment tokens, node revocation and the catalog. deploy.c:
+ * deployments, rollouts and node labels. */
 #ifndef MW_CLI_H
 #define MW_CLI_H
 
@@ -17,13 +18,16 @@
 
 struct opts {
 	const char *hub, *token, *ca, *cmd;
-	const char *words[3]; /* the command and up to two words after it */
+	const char *words[8]; /* the command and the words after it */
 	int nwords;
 	const char *node, *source, *kind, *severity, *since, *until, *after, *limit;
 	const char *user, *role, *ttl, *bootstrap;
+	const char *to, *batch, *settle; /* mw deploy */
+	const char *sets[32];		 /* --set NAME=VALUE, repeatable */
+	int nsets;
 	const char *labels[16]; /* --label KEY=VALUE, repeatable */
 	int nlabels;
-	int json, password_stdin, password, disable, enable;
+	int json, password_stdin, password, disable, enable, remove, wait, follow;
 	char saved_token[128]; /* from the credentials file */
 	char saved_ca[1024];
 };
@@ -57,5 +61,9 @@ int cli_apps(struct opts *o);
 /* `mw nodes show NODE` and `mw nodes revoke NODE`; plain `mw nodes`
  * lists (mw.c). */
 int cli_nodes_revoke(struct opts *o);
+/* deploy.c: `mw deploy`, `mw rollouts`, `mw nodes label NODE K=V K-`. */
+int cli_deploy(struct opts *o);
+int cli_rollouts(struct opts *o);
+int cli_nodes_label(struct opts *o);
 
 #endif

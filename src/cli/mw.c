@@ -32,9 +32,11 @@ static const char usage[] =
 	"  events   list events, oldest first\n"
 	"           [--node N] [--source S] [--kind K] [--severity MIN]\n"
 	"           [--since NS] [--until NS] [--after CURSOR] [--limit 1-1000] [--json]\n"
+	"           [--follow]: keep printing new events as they come\n"
 	"  nodes    list the edge nodes the hub knows, with their acked seq [--json]\n"
 	"           show NODE: its chain, status and last health report\n"
 	"           revoke NODE: the node's credential stops working      (admin)\n"
+	"           label NODE KEY=VALUE... KEY-...: set or remove labels   (admin)\n"
 	"  health   check that the hub answers\n"
 	"  login    [--user NAME] [--password-stdin]: log in; the session is kept in\n"
 	"           " CLI_CREDENTIALS_HELP "\n"
@@ -45,6 +47,10 @@ static const char usage[] =
 	"  tokens   list | create NAME [--role viewer] [--ttl 90d] | revoke ID\n"
 	"  audit    the audit log [--after ID] [--limit N]                (admin)\n"
 	"  apps     list | add MANIFEST.yaml (admin) | show NAME: the app catalog\n"
+	"  deploy   APP@VERSION --to SELECTOR [--set NAME=VALUE]... [--batch N]\n"
+	"           [--settle 10s] [--wait] | APP --remove --to SELECTOR (admin, operator)\n"
+	"           SELECTOR: KEY=VALUE[,KEY=VALUE] (labels), NODE[,NODE] or all\n"
+	"  rollouts list | show ID (each node's state and last log lines) | wait ID\n"
 	"  enroll   create [--label K=V]... [--ttl 24h] [--node ID] | list (admin):\n"
 	"           one-time tokens for `mw-edge enroll HUB_URL TOKEN` on a new edge\n"
 	"\n"
@@ -63,6 +69,7 @@ static const char usage[] =
 	"  mw login --user alice\n"
 	"  mw events --node press-1 --severity alarm\n"
 	"  mw users add bob --role operator\n"
+	"  mw deploy camera-qa@1.2.0 --to line=3 --set threshold=0.8 --wait\n"
 	"  mw tokens create grafana --role viewer --ttl 365d\n"
 	"  MW_HUB=http://hub.plant:7800 mw nodes\n";
 
@@ -210,31 +217,78 @@ static void print_event(const json_t *e)
 	free(attrs);
 }
 
-static int cmd_events(struct opts *o)
+/* One page of events after the cursor `after` (NULL: from the filters'
+ * start), or NULL after saying why. */
+static json_t *events_page(const struct opts *o, const char *after)
 {
 	const char *names[] = {"node",	"source", "kind",  "severity",
 			       "since", "until",  "after", "limit"};
-	const char *vals[] = {o->node,	o->source, o->kind,  o->severity,
-			      o->since, o->until,  o->after, o->limit};
-	struct buf q;
-	json_t *j, *evs, *e;
+	const char *vals[] = {o->node,	o->source, o->kind, o->severity,
+			      o->since, o->until,  after,   o->limit};
 	char path[9000];
-	size_t i;
-	int rc = 1;
+	struct buf q;
 
 	buf_init(&q, 8192);
-	for (i = 0; i < MW_ARRAY_LEN(names); i++)
+	for (size_t i = 0; i < MW_ARRAY_LEN(names); i++)
 		if (add_param(&q, names[i], vals[i])) {
 			fprintf(stderr, "mw: the filters are too long\n");
-			goto out;
+			buf_free(&q);
+			return NULL;
 		}
 	snprintf(path, sizeof(path), "/v1/events%s", q.data ? q.data : "");
-	if (!(j = get_json(o, path)))
-		goto out;
-	rc = 0;
+	buf_free(&q);
+	return get_json(o, path);
+}
+
+/* --follow: the events as they come, a line each (JSON lines with
+ * --json), until interrupted. */
+static int follow_events(struct opts *o)
+{
+	char cursor[32] = "";
+	bool json = o->json, header = !json;
+
+	mw_strlcpy(cursor, o->after ? o->after : "", sizeof(cursor));
+	o->json = 0;
+	for (;;) {
+		json_t *j = events_page(o, cursor[0] ? cursor : NULL), *e;
+		size_t i;
+		if (!j)
+			return 1;
+		if (header)
+			printf("%-20s  %-16s %8s  %-7s  %-22s %-18s %s\n", "TIME (UTC)", "NODE",
+			       "SEQ", "SEVERITY", "KIND", "SOURCE", "ATTRS");
+		header = false;
+		json_array_foreach(json_object_get(j, "events"), i, e)
+		{
+			char *line = json ? json_dumps(e, JSON_COMPACT) : NULL;
+			if (json)
+				printf("%s\n", line ? line : "{}");
+			else
+				print_event(e);
+			free(line);
+		}
+		fflush(stdout);
+		if (json_is_string(json_object_get(j, "last")))
+			mw_strlcpy(cursor, json_string_value(json_object_get(j, "last")),
+				   sizeof(cursor));
+		if (!json_is_string(json_object_get(j, "next")))
+			nanosleep(&(struct timespec){1, 0}, NULL);
+		json_decref(j);
+	}
+}
+
+static int cmd_events(struct opts *o)
+{
+	json_t *j, *evs, *e;
+	size_t i;
+
+	if (o->follow)
+		return follow_events(o);
+	if (!(j = events_page(o, o->after)))
+		return 1;
 	if (o->json) {
 		json_decref(j);
-		goto out;
+		return 0;
 	}
 	evs = json_object_get(j, "events");
 	printf("%-20s  %-16s %8s  %-7s  %-22s %-18s %s\n", "TIME (UTC)", "NODE", "SEQ", "SEVERITY",
@@ -245,9 +299,7 @@ static int cmd_events(struct opts *o)
 	else if (json_array_size(evs) == 0)
 		printf("-- no events match\n");
 	json_decref(j);
-out:
-	buf_free(&q);
-	return rc;
+	return 0;
 }
 
 static int cmd_nodes(struct opts *o)
@@ -255,6 +307,8 @@ static int cmd_nodes(struct opts *o)
 	json_t *j, *n;
 	size_t i;
 
+	if (o->nwords > 1 && strcmp(o->words[1], "label") == 0)
+		return cli_nodes_label(o);
 	if (o->nwords > 1)
 		return cli_nodes_revoke(o);
 	if (!(j = get_json(o, "/v1/nodes")))
@@ -295,6 +349,8 @@ static int cmd_health(struct opts *o)
 	return 0;
 }
 
+#define REPEATED ((size_t)-1) /* a flag whose values are collected */
+
 /* Reads flags (anywhere on the line), the command and its words; 0, 1
  * (exit 0), 2. */
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -318,7 +374,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--role", offsetof(struct opts, role)},
 		{"--ttl", offsetof(struct opts, ttl)},
 		{"--bootstrap", offsetof(struct opts, bootstrap)},
-		{"--label", 0},
+		{"--to", offsetof(struct opts, to)},
+		{"--batch", offsetof(struct opts, batch)},
+		{"--settle", offsetof(struct opts, settle)},
+		{"--label", REPEATED},
+		{"--set", REPEATED},
 	};
 	static const struct {
 		const char *flag;
@@ -329,6 +389,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"--password", offsetof(struct opts, password)},
 		{"--disable", offsetof(struct opts, disable)},
 		{"--enable", offsetof(struct opts, enable)},
+		{"--remove", offsetof(struct opts, remove)},
+		{"--wait", offsetof(struct opts, wait)},
+		{"--follow", offsetof(struct opts, follow)},
 	};
 	for (int i = 1; i < argc; i++) {
 		size_t k = 0, b = 0;
@@ -353,13 +416,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				fprintf(stderr, "mw: %s needs a value; see mw --help\n", argv[i]);
 				return 2;
 			}
-			if (strcmp(argv[i], "--label") != 0)
+			if (vflags[k].off != REPEATED)
 				*(const char **)((char *)o + vflags[k].off) = argv[++i];
-			else if (o->nlabels < (int)MW_ARRAY_LEN(o->labels))
+			else if (argv[i][2] == 'l' && o->nlabels < (int)MW_ARRAY_LEN(o->labels))
 				o->labels[o->nlabels++] = argv[++i];
+			else if (argv[i][2] == 's' && o->nsets < (int)MW_ARRAY_LEN(o->sets))
+				o->sets[o->nsets++] = argv[++i];
 			else {
-				fprintf(stderr, "mw: at most %zu --label\n",
-					MW_ARRAY_LEN(o->labels));
+				fprintf(stderr, "mw: too many %s\n", argv[i]);
 				return 2;
 			}
 		} else if (argv[i][0] == '-' || o->nwords == MW_ARRAY_LEN(o->words)) {
@@ -382,10 +446,11 @@ static const struct {
 	int (*fn)(struct opts *o);
 	int words; /* most words after the command */
 } commands[] = {
-	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 2},   {"health", cmd_health, 0},
+	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 7},   {"health", cmd_health, 0},
 	{"login", cli_login, 0},   {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
 	{"users", cli_users, 2},   {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
-	{"enroll", cli_enroll, 1}, {"apps", cli_apps, 2},
+	{"enroll", cli_enroll, 1}, {"apps", cli_apps, 2},     {"deploy", cli_deploy, 1},
+	{"rollouts", cli_rollouts, 2},
 };
 
 int main(int argc, char **argv)
@@ -403,7 +468,7 @@ int main(int argc, char **argv)
 	if (i == MW_ARRAY_LEN(commands)) {
 		fprintf(stderr,
 			"mw: unknown command '%s'; commands: events, nodes, health, login, "
-			"logout, whoami, users, tokens, audit\n",
+			"logout, whoami, users, tokens, audit, apps, enroll, deploy, rollouts\n",
 			o.cmd);
 		return 2;
 	}

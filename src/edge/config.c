@@ -141,6 +141,22 @@ const struct config_key edge_config_keys[] = {
 	K("heartbeat.interval", CONF_DURATION, heartbeat_ms, 100, HOUR_MS, "10s", NULL,
 	  "how often the edge reports its health to the hub (CPU, memory, disk, peripherals, "
 	  "backlog); the hub marks it stale after 2 missed reports, offline after 3"),
+	K("apps.engine", CONF_STRING, apps_engine, 0, 0, "", NULL,
+	  "unix socket of the container engine (Docker Engine API: Podman's `podman system "
+	  "service`, or Docker) for container apps; \"\" = /run/podman/podman.sock, else "
+	  "/var/run/docker.sock"),
+	K("apps.healthy", CONF_DURATION, apps_healthy_ms, 100, HOUR_MS, "10s", NULL,
+	  "an app that exits sooner than this after starting counts a failure; 3 in a row make "
+	  "it failed, which rolls back a rollout"),
+	K("apps.backoff_min", CONF_DURATION, apps_backoff_min_ms, 10, HOUR_MS, "1s", NULL,
+	  "first wait before an app that exited is started again"),
+	K("apps.backoff_max", CONF_DURATION, apps_backoff_max_ms, 10, HOUR_MS, "1m", NULL,
+	  "longest wait between restarts of an app (waits double up to it)"),
+	K("apps.stop_grace", CONF_DURATION, apps_stop_grace_ms, 0, HOUR_MS, "10s", NULL,
+	  "how long an app has to exit after SIGTERM before it is killed"),
+	K("apps.log_max", CONF_SIZE, apps_log_max, 4096, GIB, "1M", NULL,
+	  "size of a native app's log file (DATA_DIR/apps/NAME/app.log) before it is rotated "
+	  "to app.log.1"),
 	K("uplink.batch_events", CONF_INT, batch_events, 1, 100000, "1000", NULL,
 	  "most events per batch sent to the hub"),
 	K("uplink.batch_bytes", CONF_SIZE, batch_bytes, 4096, GIB, "1M", NULL,

@@ -90,6 +90,11 @@ struct edge_config {
 
 	struct config_list cameras; /* of struct edge_camera_config */
 	char vision_worker[EDGE_PATH_MAX];
+
+	/* apps deployed from the hub (edge/apps.h) */
+	char apps_engine[EDGE_PATH_MAX];
+	int64_t apps_healthy_ms, apps_backoff_min_ms, apps_backoff_max_ms, apps_stop_grace_ms;
+	int64_t apps_log_max;
 };
 
 extern const struct config_key edge_config_keys[];

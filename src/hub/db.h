@@ -124,6 +124,15 @@ struct db_app {
 	int64_t created;
 };
 
+/* A JSON document with a key: a deployment (id, app, status) or a node's
+ * desired state (key = node). What is inside is hub/deploy.c's. */
+struct db_doc {
+	int64_t id;
+	char key[DB_NAME_MAX + 1];
+	char status[16];
+	char *doc; /* JSON text, malloc'd */
+};
+
 struct db;
 
 struct db_ops {
@@ -190,7 +199,20 @@ struct db_ops {
 	 * then age, or those of name; free with db_apps_free(). */
 	int (*app_put)(struct db *db, const struct db_app *a);
 	int (*apps_list)(struct db *db, const char *name, struct db_app **out, size_t *n);
+
+	/* Deployments (hub/deploy.h). deployment_put inserts when d->id is 0
+	 * (and sets it), else replaces; deployments_list: newest first, those
+	 * with status (NULL: any), or only id (0: any), at most limit (0: all).
+	 * node_config: each node's labels and desired state. Free lists with
+	 * db_docs_free(). */
+	int (*deployment_put)(struct db *db, struct db_doc *d);
+	int (*deployments_list)(struct db *db, const char *status, int64_t id, unsigned limit,
+				struct db_doc **out, size_t *n);
+	int (*node_config_put)(struct db *db, const char *node, const char *doc);
+	int (*node_configs_list)(struct db *db, struct db_doc **out, size_t *n);
 };
+
+void db_docs_free(struct db_doc *d, size_t n);
 
 void db_apps_free(struct db_app *a, size_t n);
 

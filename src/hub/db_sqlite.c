@@ -144,6 +144,7 @@ static int sq_open(const char *dir, struct db **out)
 	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__fleet_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__catalog_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->w, db_sqlite__deploy_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    db_sqlite__auth_migrate(s->w) != MW_OK) {
 		rc = db_sqlite__fail(s->w, "schema");
 		goto fail;
@@ -540,4 +541,8 @@ const struct db_ops db_sqlite_ops = {
 	.telemetry_put = db_sqlite__telemetry_put,
 	.app_put = db_sqlite__app_put,
 	.apps_list = db_sqlite__apps_list,
+	.deployment_put = db_sqlite__deployment_put,
+	.deployments_list = db_sqlite__deployments_list,
+	.node_config_put = db_sqlite__node_config_put,
+	.node_configs_list = db_sqlite__node_configs_list,
 };

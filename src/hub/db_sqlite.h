@@ -11,6 +11,7 @@
 extern const char db_sqlite__auth_schema[];
 extern const char db_sqlite__fleet_schema[];
 extern const char db_sqlite__catalog_schema[];
+extern const char db_sqlite__deploy_schema[];
 /* Brings an older store's auth tables up to the current schema. */
 int db_sqlite__auth_migrate(sqlite3 *w);
 
@@ -45,6 +46,11 @@ int db_sqlite__telemetry_put(struct db *db, const char *node, int64_t minute, do
 			     double mem, double disk_free);
 int db_sqlite__app_put(struct db *db, const struct db_app *a);
 int db_sqlite__apps_list(struct db *db, const char *name, struct db_app **out, size_t *n);
+int db_sqlite__deployment_put(struct db *db, struct db_doc *d);
+int db_sqlite__deployments_list(struct db *db, const char *status, int64_t id, unsigned limit,
+				struct db_doc **out, size_t *n);
+int db_sqlite__node_config_put(struct db *db, const char *node, const char *doc);
+int db_sqlite__node_configs_list(struct db *db, struct db_doc **out, size_t *n);
 int db_sqlite__audit_list(struct db *db, int64_t after, unsigned limit, struct db_audit **out,
 			  size_t *n);
 

@@ -9,6 +9,8 @@
  * to hear. */
 #include "hub/enroll.h"
 
+#include "hub/deploy.h"
+
 #include "core/event.h"
 #include "hub/users.h"
 
@@ -274,6 +276,7 @@ void enroll_node(struct hub *h, struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	users_audit(h, req, "enroll", node, "ok", is.tok.row.labels);
+	deploy_node_enrolled(h, node, is.tok.row.labels);
 	{
 		json_t *j = json_pack("{s:s, s:s}", "node", node, "token", is.tok.text);
 		json_object_set_new(j, "labels", json_loads(is.tok.row.labels, 0, NULL));
@@ -318,6 +321,8 @@ void enroll_revoke_node(struct hub *h, struct http_req *req, struct http_resp *r
 	}
 	rc = hub_write(h, revoke_node, node);
 	users_forget_nodes(h); /* its credential may be cached */
+	if (rc == MW_OK)
+		deploy_node_revoked(h, node);
 	if (rc)
 		http_error(resp, 503, "cannot revoke: %s", mw_strerror(rc));
 	else

@@ -39,6 +39,10 @@ struct entry {
 	int status;
 	int64_t minute_saved; /* of the last telemetry point written */
 	bool dirty;
+	/* hub/deploy.c's: the node's labels and desired apps (JSON text,
+	 * NULL when nothing may be deployed to it) and their generation */
+	char *config;
+	int64_t generation;
 };
 
 /* A status change waiting for the next flush. */
@@ -156,10 +160,23 @@ static int merge(struct entry *e, json_t *state, bool full)
 	return MW_OK;
 }
 
+/* What the node should run, when the edge has an older generation than
+ * e's ({generation, apps}); NULL when it is up to date. Under f->mu. */
+static json_t *desired_for(const struct entry *e, json_int_t have)
+{
+	json_t *c;
+
+	if (!e->config || e->generation <= have || !(c = json_loads(e->config, 0, NULL)))
+		return NULL;
+	json_object_set_new(c, "generation", json_integer(e->generation));
+	json_object_del(c, "labels");
+	return c;
+}
+
 void fleet_heartbeat(struct hub *h, struct http_req *req, struct http_resp *resp)
 {
 	struct fleet *f = h->fleet;
-	json_t *o = http_body_object(req, resp), *state, *iv;
+	json_t *o = http_body_object(req, resp), *state, *iv, *desired = NULL;
 	struct entry *e;
 	int64_t interval;
 	int was = NODE_ONLINE, rc = MW_ERR_NOMEM;
@@ -188,6 +205,7 @@ void fleet_heartbeat(struct hub *h, struct http_req *req, struct http_resp *resp
 		e->dirty = true;
 		if (was != NODE_ONLINE)
 			note_change(f, e, was, NODE_ONLINE, 0);
+		desired = desired_for(e, json_integer_value(json_object_get(o, "desired_generation")));
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (rc) {
@@ -196,8 +214,11 @@ void fleet_heartbeat(struct hub *h, struct http_req *req, struct http_resp *resp
 	}
 	if (was != NODE_ONLINE)
 		log_info("msg=\"node online\" node=%s was=%s", req->who.name, status_names[was]);
-	http_json(resp, 200, json_pack("{s:s, s:n}", "status", "online", "desired"));
+	http_json(resp, 200, json_pack("{s:s, s:o}", "status", "online", "desired",
+				       desired ? desired : json_null()));
+	desired = NULL;
 out:
+	json_decref(desired);
 	json_decref(o);
 }
 
@@ -406,6 +427,7 @@ static void fleet_free(struct fleet *f)
 	for (size_t i = 0; i < f->nslots; i++)
 		if (f->slots[i]) {
 			free(f->slots[i]->state);
+			free(f->slots[i]->config);
 			free(f->slots[i]);
 		}
 	free(f->slots);
@@ -506,6 +528,12 @@ void fleet_nodes(struct hub *h, struct http_req *req, struct http_resp *resp)
 				    json_string(status_names[(unsigned)fe->status % 4]));
 		json_object_set_new(e, "last_heartbeat", json_integer(fe->last));
 		json_object_set_new(e, "state", json_loads(fe->state ? fe->state : "{}", 0, NULL));
+		if (fe->config) {
+			json_t *c = json_loads(fe->config, 0, NULL);
+			json_object_set(e, "labels", json_object_get(c, "labels"));
+			json_object_set_new(e, "generation", json_integer(fe->generation));
+			json_decref(c);
+		}
 	}
 	pthread_mutex_unlock(&f->mu);
 	json_object_foreach(by_node, key, v) json_array_append(arr, v);
@@ -514,4 +542,74 @@ out:
 	free(nodes);
 	json_decref(by_node);
 	json_decref(arr);
+}
+
+/* ---- for hub/deploy.c ----------------------------------------------------------------- */
+
+json_t *fleet_node_state(struct hub *h, const char *node)
+{
+	struct fleet *f = h->fleet;
+	struct entry *e;
+	json_t *s = NULL;
+
+	pthread_mutex_lock(&f->mu);
+	e = *slot_of(f, node);
+	if (e && e->state)
+		s = json_loads(e->state, 0, NULL);
+	pthread_mutex_unlock(&f->mu);
+	return s;
+}
+
+json_t *fleet_config(struct hub *h, const char *node, int64_t *generation)
+{
+	struct fleet *f = h->fleet;
+	struct entry *e;
+	json_t *c = NULL;
+
+	pthread_mutex_lock(&f->mu);
+	e = *slot_of(f, node);
+	if (e && e->config && (c = json_loads(e->config, 0, NULL)))
+		*generation = e->generation;
+	pthread_mutex_unlock(&f->mu);
+	return c;
+}
+
+int fleet_config_set(struct hub *h, const char *node, int64_t generation, json_t *config)
+{
+	struct fleet *f = h->fleet;
+	char *text = config ? json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct entry *e;
+	int rc = MW_ERR_NOMEM;
+
+	if (config && !text)
+		return MW_ERR_NOMEM;
+	pthread_mutex_lock(&f->mu);
+	if ((e = entry_of(f, node))) {
+		free(e->config);
+		e->config = text;
+		e->generation = generation;
+		text = NULL;
+		rc = MW_OK;
+	}
+	pthread_mutex_unlock(&f->mu);
+	free(text);
+	return rc;
+}
+
+json_t *fleet_configs(struct hub *h)
+{
+	struct fleet *f = h->fleet;
+	json_t *all = json_object();
+
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; all && i < f->nslots; i++) {
+		struct entry *e = f->slots[i];
+		json_t *c;
+		if (!e || !e->config || !(c = json_loads(e->config, 0, NULL)))
+			continue;
+		json_object_set_new(c, "generation", json_integer(e->generation));
+		json_object_set_new(all, e->node, c);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return all;
 }

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "hub/blobs.h"
 #include "hub/catalog.h"
+#include "hub/deploy.h"
 #include "hub/enroll.h"
 #include "hub/fleet.h"
 #include "hub/ingest.h"
@@ -113,6 +114,14 @@ static const struct http_route routes[] = {
 	  "list the catalog's apps and versions"),
 	R("GET", "/v1/apps/", catalog_show, ROLE_USERS, false, false, true, false,
 	  "every version's manifest of an app"),
+	R("POST", "/v1/deployments", deploy_create, ROLE_ADMIN | ROLE_OPERATOR, false, false, false,
+	  false, "deploy an app version to nodes (or remove it), rolled out in batches"),
+	R("GET", "/v1/deployments", deploy_list, ROLE_USERS, false, false, false, false,
+	  "list deployments and their progress"),
+	R("GET", "/v1/deployments/", deploy_show, ROLE_USERS, false, false, true, false,
+	  "one deployment with each node's state and last log lines"),
+	R("PATCH", "/v1/nodes/", deploy_label, ROLE_ADMIN, false, false, true, false,
+	  "set or remove a node's labels"),
 	R("GET", "/healthz", query_health, 0, false, false, false, false, "liveness"),
 	R("GET", "/metrics", metrics_handle, 0, false, false, false, false, "Prometheus metrics"),
 };

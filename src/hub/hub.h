@@ -36,6 +36,7 @@ struct hub_metrics {
 struct hub_blobs;
 struct auth_limiter;
 struct fleet;
+struct deploy;
 struct node_cache;
 
 struct hub {
@@ -52,6 +53,7 @@ struct hub {
 	struct auth_limiter *limiter;  /* failed logins (hub/auth.h) */
 	struct node_cache *node_cache; /* enrolled nodes' credentials (users.c) */
 	struct fleet *fleet;	       /* nodes' health (hub/fleet.h); set by fleet_start() */
+	struct deploy *deploy;	       /* rollouts (hub/deploy.h); set by deploy_start() */
 	/* While no user exists: the one-time token that creates the first
 	 * admin (POST /v1/bootstrap), printed at start. Guarded by write_lock. */
 	bool bootstrap_open;

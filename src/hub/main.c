@@ -10,6 +10,7 @@
  * flight finish, the store is closed, exit 0. */
 #include "core/log.h"
 #include "hub/config.h"
+#include "hub/deploy.h"
 #include "hub/fleet.h"
 #include "hub/http.h"
 #include "hub/hub.h"
@@ -214,6 +215,7 @@ static int serve(struct hub_config *c)
 {
 	struct http_server *srv = NULL;
 	struct fleet *fleet = NULL;
+	struct deploy *deploy = NULL;
 	struct hub_tls tls = {0};
 	struct hub h;
 	char host[128], err[512] = "";
@@ -237,7 +239,8 @@ static int serve(struct hub_config *c)
 		hub_tls_free(&tls);
 		return rc;
 	}
-	if ((rc = fleet_start(&h, &fleet)) || (rc = http_start(&h, host, port, &tls, &srv)))
+	if ((rc = fleet_start(&h, &fleet)) || (rc = deploy_start(&h, &deploy)) ||
+	    (rc = http_start(&h, host, port, &tls, &srv)))
 		goto out;
 	/* hub.addr says the hub is ready: the bootstrap token is there before it */
 	if (h.bootstrap_open)
@@ -253,6 +256,7 @@ static int serve(struct hub_config *c)
 	log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
 	http_stop(srv);
+	deploy_stop(deploy);
 	fleet_stop(fleet);
 	hub_close(&h);
 	hub_tls_free(&tls);

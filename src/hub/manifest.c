@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct chk {
@@ -134,7 +135,8 @@ static int ports(struct chk *c, json_t *a)
 
 static int runtime(struct chk *c, json_t *r)
 {
-	static const char *const ck[] = {"image", "ports", "volumes", "devices", "env", NULL};
+	static const char *const ck[] = {"image",   "command", "ports", "volumes",
+					 "devices", "env",     NULL};
 	static const char *const nk[] = {"command", "env", NULL};
 	json_t *ct = json_object_get(r, "container"), *nat = json_object_get(r, "native");
 	int rc;
@@ -155,6 +157,8 @@ static int runtime(struct chk *c, json_t *r)
 		    (rc = strings(c, json_object_get(ct, "volumes"), "runtime.container.volumes",
 				  false)) ||
 		    (rc = strings(c, json_object_get(ct, "devices"), "runtime.container.devices",
+				  false)) ||
+		    (rc = strings(c, json_object_get(ct, "command"), "runtime.container.command",
 				  false)))
 			return rc;
 		return env(c, json_object_get(ct, "env"), "runtime.container.env");
@@ -330,5 +334,87 @@ int manifest_check(json_t *m, char *err, size_t errlen)
 	    (rc = peripherals(&c, json_object_get(m, "peripherals"))) ||
 	    (rc = resources(&c, json_object_get(m, "resources"))))
 		return rc;
+	return MW_OK;
+}
+
+/* ---- a deployment's parameters ------------------------------------------- */
+
+/* v as the parameter's type wants it: a string from the command line
+ * ("0.8", "true") is read as the number or boolean it spells. A new
+ * reference, or NULL when it cannot be. */
+static json_t *coerce(json_t *v, const char *type)
+{
+	const char *s = json_string_value(v);
+	char *end;
+
+	if (of_type(v, type))
+		return json_incref(v);
+	if (!s || !*s)
+		return NULL;
+	if (!strcmp(type, "boolean"))
+		return !strcmp(s, "true") ? json_true() : !strcmp(s, "false") ? json_false() : NULL;
+	if (!strcmp(type, "integer")) {
+		long long i = strtoll(s, &end, 10);
+		return *end ? NULL : json_integer(i);
+	}
+	if (!strcmp(type, "number")) {
+		double d = strtod(s, &end);
+		return *end || !isfinite(d) ? NULL : json_real(d);
+	}
+	return NULL;
+}
+
+static int param_value(struct chk *c, const char *name, json_t *p, json_t *given, json_t *out)
+{
+	const char *type = json_string_value(json_object_get(p, "type"));
+	json_t *min = json_object_get(p, "min"), *max = json_object_get(p, "max");
+	json_t *choices = json_object_get(p, "choices"), *v, *ch;
+	char path[160];
+	size_t i;
+
+	snprintf(path, sizeof(path), "params.%.64s", name);
+	if (!given && !(given = json_object_get(p, "default")))
+		return bad(c, path, "required: the app gives no default");
+	if (!(v = coerce(given, type)))
+		return bad(c, path, "a%s %s expected", strchr("ie", type[0]) ? "n" : "", type);
+	json_object_set_new(out, name, v);
+	if (min && json_number_value(v) < json_number_value(min))
+		return bad(c, path, "%g is under min %g", json_number_value(v),
+			   json_number_value(min));
+	if (max && json_number_value(v) > json_number_value(max))
+		return bad(c, path, "%g is over max %g", json_number_value(v),
+			   json_number_value(max));
+	if (!choices)
+		return MW_OK;
+	json_array_foreach(choices, i, ch) if (json_equal(ch, v)) return MW_OK;
+	return bad(c, path, "not one of the choices");
+}
+
+int manifest_params(json_t *m, json_t *given, json_t **out, char *err, size_t errlen)
+{
+	struct chk c = {err, errlen};
+	json_t *ps = json_object_get(m, "parameters"), *v, *res = json_object();
+	const char *k;
+	char path[160];
+	int rc = MW_OK;
+
+	*out = NULL;
+	if (!res)
+		return MW_ERR_NOMEM;
+	if (given && !json_is_object(given))
+		rc = bad(&c, "params", "an object of name: value expected");
+	json_object_foreach(given, k, v) if (!rc && !json_object_get(ps, k))
+	{
+		snprintf(path, sizeof(path), "params.%.64s", k);
+		rc = bad(&c, path, "%s %s has no such parameter",
+			 json_string_value(json_object_get(m, "name")),
+			 json_string_value(json_object_get(m, "version")));
+	}
+	json_object_foreach(ps, k, v) if (!rc) rc = param_value(&c, k, v, json_object_get(given, k), res);
+	if (rc) {
+		json_decref(res);
+		return rc;
+	}
+	*out = res;
 	return MW_OK;
 }

@@ -116,7 +116,9 @@ int query_parse_params(const struct http_req *req, struct db_query *q, char *err
 	return p.rc;
 }
 
-/* {"events":[wire...],"next":"ID"|null}, written straight from the rows. */
+/* {"events":[wire...],"next":"ID"|null,"last":"ID"|null}, written straight
+ * from the rows; last (the cursor of the page's last event) lets a client
+ * that follows new events ask for those after it. */
 static int write_page(const struct db_page *page, struct buf *out)
 {
 	int rc = buf_adds(out, "{\"events\":[");
@@ -128,9 +130,13 @@ static int write_page(const struct db_page *page, struct buf *out)
 	}
 	if (rc)
 		return rc;
-	if (page->more && page->n)
-		return buf_printf(out, "],\"next\":\"%" PRId64 "\"}\n", page->ids[page->n - 1]);
-	return buf_adds(out, "],\"next\":null}\n");
+	if (page->n == 0)
+		return buf_adds(out, "],\"next\":null,\"last\":null}\n");
+	if (!page->more)
+		return buf_printf(out, "],\"next\":null,\"last\":\"%" PRId64 "\"}\n",
+				  page->ids[page->n - 1]);
+	return buf_printf(out, "],\"next\":\"%" PRId64 "\",\"last\":\"%" PRId64 "\"}\n",
+			  page->ids[page->n - 1], page->ids[page->n - 1]);
 }
 
 void query_events(struct hub *h, struct http_req *req, struct http_resp *resp)

@@ -52,16 +52,16 @@ static void actor_of(const struct principal *p, char *out, size_t cap)
 
 static int put_audit(struct hub *h, void *arg) { return h->db->ops->audit_put(h->db, arg); }
 
-void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
-		 const char *result, const char *detail)
+static void audit_line(struct hub *h, const char *actor, const char *remote, const char *action,
+		       const char *target, const char *result, const char *detail)
 {
 	struct db_audit a = {.ts = mw_now_ns()};
 	int rc;
 
-	actor_of(&req->who, a.actor, sizeof(a.actor));
+	mw_strlcpy(a.actor, actor, sizeof(a.actor));
 	mw_strlcpy(a.action, action, sizeof(a.action));
 	mw_strlcpy(a.target, target ? target : "", sizeof(a.target));
-	mw_strlcpy(a.remote, req->remote, sizeof(a.remote));
+	mw_strlcpy(a.remote, remote, sizeof(a.remote));
 	mw_strlcpy(a.result, result, sizeof(a.result));
 	mw_strlcpy(a.detail, detail ? detail : "", sizeof(a.detail));
 	rc = hub_write(h, put_audit, &a);
@@ -70,6 +70,21 @@ void users_audit(struct hub *h, const struct http_req *req, const char *action, 
 	if (rc)
 		log_error("msg=\"audit line not stored\" action=%s err=\"%s\"", action,
 			  mw_strerror(rc));
+}
+
+void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
+		 const char *result, const char *detail)
+{
+	char actor[DB_NAME_MAX + 16];
+
+	actor_of(&req->who, actor, sizeof(actor));
+	audit_line(h, actor, req->remote, action, target, result, detail);
+}
+
+void users_audit_hub(struct hub *h, const char *action, const char *target, const char *result,
+		     const char *detail)
+{
+	audit_line(h, "hub", "", action, target, result, detail);
 }
 
 /* ---- authentication ------------------------------------------------------ */

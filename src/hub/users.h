@@ -51,6 +51,10 @@ bool users_ttl(json_t *o, int64_t min_ms, int64_t max_ms, int64_t *ms);
 void users_audit(struct hub *h, const struct http_req *req, const char *action, const char *target,
 		 const char *result, const char *detail);
 
+/* The same for what the hub does by itself (a rollout rolled back): actor "hub". */
+void users_audit_hub(struct hub *h, const char *action, const char *target, const char *result,
+		     const char *detail);
+
 void users_bootstrap(struct hub *h, struct http_req *req, struct http_resp *resp);
 void users_login(struct hub *h, struct http_req *req, struct http_resp *resp);
 void users_logout(struct hub *h, struct http_req *req, struct http_resp *resp);
