@@ -10,7 +10,8 @@ DEPS = build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14
        libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libyaml-dev libzstd-dev \
        nettle-dev libgnutls28-dev libargon2-dev libcmocka-dev prometheus zstd \
        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg libturbojpeg0-dev \
-       libdmtx-dev libqrencode-dev libzbar-dev libopencv-dev
+       libdmtx-dev libqrencode-dev libzbar-dev libopencv-dev \
+       podman runc busybox-static
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build check bench demo fuzz install clean

@@ -92,6 +92,21 @@ static void print_progress(json_t *d)
 	json_decref(by);
 }
 
+/* What the progress line says, to print it only when it changes: the
+ * rollout's status and each node's state. */
+static char *progress_key(json_t *d)
+{
+	json_t *k = json_pack("{s:O}", "status", json_object_get(d, "status")), *t;
+	char *text;
+	size_t i;
+
+	json_array_foreach(json_object_get(d, "targets"), i, t)
+		json_object_set(k, str(t, "node"), json_object_get(t, "state"));
+	text = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
+	return text;
+}
+
 /* Follows deployment id until it is no longer rolling: 0 done, 1 not. */
 static int wait_rollout(struct opts *o, json_int_t id)
 {
@@ -104,8 +119,7 @@ static int wait_rollout(struct opts *o, json_int_t id)
 		char *now;
 		if (cli_call(o, "GET", path, NULL, &d) || !d)
 			break;
-		json_object_del(d, "updated");
-		now = json_dumps(json_object_get(d, "targets"), JSON_COMPACT);
+		now = progress_key(d);
 		if (!last || !now || strcmp(last, now))
 			print_progress(d);
 		free(last);

@@ -20,6 +20,7 @@
 #define FULL_EVERY 6
 #define NS_PER_MS 1000000LL
 #define TIMEOUT_MS 10000L
+#define POKE_GAP_MS 1000
 
 /* ---- reading the machine ---------------------------------------------------- */
 
@@ -235,7 +236,7 @@ struct agent {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop;
+	bool stop, poked;
 };
 
 /* The groups of now that differ from what was sent. */
@@ -247,6 +248,17 @@ static json_t *changes(json_t *sent, json_t *now)
 	json_object_foreach(now, k, v) if (!json_equal(v, json_object_get(sent, k)))
 		json_object_set(d, k, v);
 	return d;
+}
+
+/* The hub's answer: a desired state when ours is older. */
+static void take_answer(struct agent *a, const struct http_response *r)
+{
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	json_t *d = json_object_get(j, "desired");
+
+	if (json_is_object(d) && a->opt.desired)
+		a->opt.desired(a->opt.arg, d);
+	json_decref(j);
 }
 
 static void beat(struct agent *a)
@@ -262,13 +274,15 @@ static void beat(struct agent *a)
 	if (a->labels)
 		json_object_set_new(now, "labels", json_loads(a->labels, 0, NULL));
 	if (a->opt.extra) {
-		json_t *more = a->opt.extra(a->opt.extra_arg);
+		json_t *more = a->opt.extra(a->opt.arg);
 		if (more)
 			json_object_update(now, more);
 		json_decref(more);
 	}
-	body = json_pack("{s:I, s:b, s:o}", "interval_ms", (json_int_t)a->opt.interval_ms, "full",
-			 full, "state", full ? json_incref(now) : changes(a->sent, now));
+	body = json_pack("{s:I, s:b, s:o, s:I}", "interval_ms", (json_int_t)a->opt.interval_ms,
+			 "full", full, "state", full ? json_incref(now) : changes(a->sent, now),
+			 "desired_generation",
+			 (json_int_t)(a->opt.generation ? a->opt.generation(a->opt.arg) : 0));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text) {
@@ -292,6 +306,7 @@ static void beat(struct agent *a)
 	if (rc == MW_OK && r.status == 200) {
 		a->sent = now; /* the hub has it all now */
 		a->beats++;
+		take_answer(a, &r);
 	} else {
 		log_warn("heartbeat failed status=%ld err=\"%s\"", r.status,
 			 rc ? r.error : (r.body.data ? r.body.data : ""));
@@ -303,15 +318,24 @@ static void beat(struct agent *a)
 static void *run(void *arg)
 {
 	struct agent *a = arg;
+	int64_t gap_ms = a->opt.interval_ms < POKE_GAP_MS ? a->opt.interval_ms : POKE_GAP_MS;
 
 	pthread_mutex_lock(&a->lock);
 	while (!a->stop) {
+		int64_t last = mw_mono_ns();
+		a->poked = false;
 		pthread_mutex_unlock(&a->lock);
 		beat(a);
 		pthread_mutex_lock(&a->lock);
-		struct timespec ts =
-			mw_mono_timespec(mw_mono_ns() + a->opt.interval_ms * NS_PER_MS);
-		while (!a->stop && pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
+		struct timespec ts = mw_mono_timespec(last + a->opt.interval_ms * NS_PER_MS);
+		while (!a->stop && !a->poked &&
+		       pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
+			;
+		/* a poke waits out the second after the last report (or the
+		 * interval, when shorter): no storms */
+		ts = mw_mono_timespec(last + gap_ms * NS_PER_MS);
+		while (!a->stop && a->poked && mw_mono_ns() < last + gap_ms * NS_PER_MS &&
+		       pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -376,4 +400,12 @@ void agent_stop(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
 	agent_free(a);
+}
+
+void agent_poke(struct agent *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->poked = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
 }

@@ -34,14 +34,22 @@ struct agent_options {
 	int64_t interval_ms;
 	const char *data_dir;
 	struct store *store;
-	/* Optional: more groups for the report (the cameras); a new object. */
+	/* Optional, each called with arg: more groups for the report (the
+	 * cameras, the apps; a new object); the desired generation the edge
+	 * has (sent as desired_generation); and what to do with a desired
+	 * state the hub answers with (edge/apps.h). */
 	json_t *(*extra)(void *arg);
-	void *extra_arg;
+	int64_t (*generation)(void *arg);
+	void (*desired)(void *arg, json_t *desired);
+	void *arg;
 };
 
 struct agent;
 
 int agent_start(const struct agent_options *opt, struct agent **out) MW_MUST_CHECK;
 void agent_stop(struct agent *a);
+/* Sends a report soon (within a second) rather than at the next interval:
+ * something the hub waits for changed (an app's state). */
+void agent_poke(struct agent *a);
 
 #endif

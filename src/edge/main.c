@@ -19,6 +19,7 @@
 #include "edge/actions.h"
 #include "edge/agent.h"
 #include "edge/api.h"
+#include "edge/apps.h"
 #include "edge/blobs.h"
 #include "edge/config.h"
 #include "edge/enroll.h"
@@ -47,6 +48,7 @@ struct edge {
 	struct api *api;
 	struct sim *sim;
 	struct worker *worker; /* the vision worker's supervisor; NULL without cameras */
+	struct apps *apps;     /* the apps deployed from the hub */
 	int argc;
 	char **argv;
 	uint64_t appended;
@@ -323,11 +325,69 @@ static int start_workers(struct edge *e)
 	return MW_OK;
 }
 
-static json_t *vision_groups(void *arg)
+/* The daemon's groups of the heartbeat: cameras, vision worker, apps. */
+static json_t *edge_groups(void *arg)
+{
+	struct edge *e = arg;
+	json_t *g = e->api ? api_vision_json(e->api) : NULL;
+
+	if (!g)
+		g = json_object();
+	if (g && e->apps) {
+		json_object_set_new(g, "apps", apps_report(e->apps));
+		json_object_set_new(g, "desired_generation", json_integer(apps_generation(e->apps)));
+	}
+	return g;
+}
+
+static int64_t desired_generation(void *arg)
 {
 	struct edge *e = arg;
 
-	return e->api ? api_vision_json(e->api) : NULL;
+	return e->apps ? apps_generation(e->apps) : 0;
+}
+
+static void desired_state(void *arg, json_t *desired)
+{
+	struct edge *e = arg;
+
+	if (e->apps && apps_set_desired(e->apps, desired) != MW_OK)
+		log_warn("msg=\"desired state not taken; the hub sends it again\"");
+}
+
+/* An app's state changed: report it now. The agent starts after the
+ * apps, so it may not be there yet. */
+static void apps_changed(void *arg)
+{
+	struct edge *e = arg;
+	struct agent *ag = __atomic_load_n(&e->agent, __ATOMIC_ACQUIRE);
+
+	if (ag)
+		agent_poke(ag);
+}
+
+/* The apps the hub deployed here, once the local API they talk to is up.
+ * They start from DATA_DIR/desired.json with or without a hub. */
+static int start_apps(struct edge *e)
+{
+	const struct edge_config *c = &e->cfg;
+	char url[200] = "";
+
+	if (*api_address(e->api))
+		snprintf(url, sizeof(url), "http://%s", api_address(e->api));
+	return apps_start(&(struct apps_options){.data_dir = c->data_dir,
+						 .node = c->node_id,
+						 .engine = c->apps_engine,
+						 .api_url = url,
+						 .api_token = c->api_token,
+						 .healthy_ms = c->apps_healthy_ms,
+						 .backoff_min_ms = c->apps_backoff_min_ms,
+						 .backoff_max_ms = c->apps_backoff_max_ms,
+						 .stop_grace_ms = c->apps_stop_grace_ms,
+						 .log_max = c->apps_log_max,
+						 .changed = apps_changed,
+						 .changed_arg = e},
+			  &e->apps);
 }
 
 /* The heartbeat, once the API (which holds the cameras' health) is up. */
@@ -342,10 +402,15 @@ static int start_agent(struct edge *e)
 				   .interval_ms = c->heartbeat_ms,
 				   .data_dir = c->data_dir,
 				   .store = e->store,
-				   .extra = vision_groups,
-				   .extra_arg = e};
+				   .extra = edge_groups,
+				   .generation = desired_generation,
+				   .desired = desired_state,
+				   .arg = e};
+	struct agent *a = NULL;
+	int rc = c->hub_url[0] ? agent_start(&ag, &a) : MW_OK;
 
-	return c->hub_url[0] ? agent_start(&ag, &e->agent) : MW_OK;
+	__atomic_store_n(&e->agent, a, __ATOMIC_RELEASE);
+	return rc;
 }
 
 /* With cameras: the vision worker, run as `mw-edge-vision run` with the
@@ -407,12 +472,14 @@ static int start_front(struct edge *e)
 	if (c->sim_enabled &&
 	    ((rc = sim_new(&so, sim_emit, e, &e->sim)) || (rc = sim_start(e->sim))))
 		return rc;
-	return MW_OK;
+	return start_apps(e);
 }
 
 static void stop_all(struct edge *e)
 {
-	agent_stop(e->agent);	/* it reads the API's camera health */
+	agent_stop(e->agent); /* it reads the API's camera health and the apps */
+	e->agent = NULL;
+	apps_stop(e->apps);
 	worker_free(e->worker); /* it reports to the API until it stops */
 	sim_free(e->sim);
 	api_free(e->api);

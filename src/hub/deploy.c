@@ -241,7 +241,7 @@ static void apply_target(struct hub *h, struct change *c, json_t *doc, json_t *t
 
 /* Where a node that was given this deployment stands: 1 done, 0 not yet,
  * -1 failed (reason set). */
-static int observe(struct hub *h, json_t *doc, json_t *t, int64_t now, char *reason, size_t cap)
+static int observe(struct hub *h, json_t *doc, json_t *t, char *reason, size_t cap)
 {
 	json_t *st = fleet_node_state(h, sget(t, "node")), *rep;
 	json_int_t have, id = json_integer_value(json_object_get(doc, "id"));
@@ -261,8 +261,10 @@ static int observe(struct hub *h, json_t *doc, json_t *t, int64_t now, char *rea
 	else if (!strcmp(state, "failed")) {
 		snprintf(reason, cap, "%s", sget(rep, "reason") ? sget(rep, "reason") : "failed");
 		res = -1;
-	} else if (!strcmp(state, "running"))
-		res = now - json_integer_value(json_object_get(rep, "started_at")) >= settle;
+	} else if (!strcmp(state, "running")) {
+		/* the edge's own measure: the machines need not share a clock */
+		res = json_integer_value(json_object_get(rep, "up_ms")) * NS_PER_MS >= settle;
+	}
 	json_decref(st);
 	return res;
 }
@@ -337,8 +339,7 @@ static json_int_t current_batch(json_t *doc)
 }
 
 /* One step of doc's rollout; true when doc changed. */
-static bool advance(struct hub *h, struct change *c, json_t *doc, int64_t now, char *why,
-		    size_t cap)
+static bool advance(struct hub *h, struct change *c, json_t *doc, char *why, size_t cap)
 {
 	json_int_t cur = current_batch(doc);
 	bool changed = false;
@@ -364,7 +365,7 @@ static bool advance(struct hub *h, struct change *c, json_t *doc, int64_t now, c
 		if (state_is(t, "waiting")) {
 			apply_target(h, c, doc, t);
 			changed = true;
-		} else if (state_is(t, "applying") && (r = observe(h, doc, t, now, why, cap))) {
+		} else if (state_is(t, "applying") && (r = observe(h, doc, t, why, cap))) {
 			if (r < 0) {
 				rollback(h, c, doc, t, why);
 				return true;
@@ -408,7 +409,7 @@ static void tick_locked(struct hub *h)
 		if (!doc)
 			continue;
 		json_object_set_new(doc, "id", json_integer(docs[i].id));
-		if (advance(h, &c, doc, mw_now_ns(), why, sizeof(why))) {
+		if (advance(h, &c, doc, why, sizeof(why))) {
 			json_object_set_new(doc, "updated", json_integer(mw_now_ns()));
 			json_array_append(c.docs, doc);
 		}

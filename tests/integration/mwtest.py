@@ -178,6 +178,22 @@ def run_mw(*args, env=None, stdin="", timeout=60):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def app_processes(app):
+    """{pid: environment} of the processes an edge started as app (their
+    environment has MW_APP=app), to see what runs without asking the edge."""
+    found = {}
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/environ" % p, "rb") as f:
+                env = dict(kv.split("=", 1) for kv in f.read().decode("latin-1").split("\0")
+                           if "=" in kv)
+        except (OSError, ValueError):
+            continue
+        if env.get("MW_APP") == app:
+            found[int(p)] = env
+    return found
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -456,6 +472,97 @@ class Edge(Daemon):
             s = self.status()
             return s if s["acked_seq"] == s["last_seq"] and s["unsent"] == 0 else None
         return wait_until(drained, timeout, 0.1)
+
+
+class Podman:
+    """A real `podman system service` answering the Docker Engine API on a
+    unix socket in the work dir, with storage of its own (vfs, which works
+    in any container) and runc (crun cannot run here), so tests never touch
+    the machine's images or containers. Stopped (and its containers and
+    storage removed) with the daemons."""
+
+    CONF = ('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+            '[engine]\nruntime = "runc"\n')
+
+    def __init__(self, workdir):
+        self.name = "podman"
+        self.dir = os.path.join(workdir, "podman")
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "podman.sock")
+        self.log_path = os.path.join(self.dir, "log")
+        conf = os.path.join(self.dir, "containers.conf")
+        with open(conf, "w") as f:
+            f.write(self.CONF)
+        self.env = dict(os.environ, CONTAINERS_CONF=conf)
+        self.base = ["podman", "--root", os.path.join(self.dir, "root"),
+                     "--runroot", os.path.join(self.dir, "run"),
+                     "--tmpdir", os.path.join(self.dir, "tmp"), "--storage-driver", "vfs"]
+        self.proc = None
+        _daemons.append(self)
+
+    def cli(self, *args, timeout=120):
+        p = subprocess.run(self.base + list(args), env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def start(self):
+        if not shutil.which("podman"):
+            raise StartError("podman is not installed (make deps installs podman, runc and "
+                             "busybox-static)")
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.base + ["system", "service", "--time=0",
+                                                  "unix://" + self.sock],
+                                     env=self.env, stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        logf.close()
+        if not wait_until(lambda: os.path.exists(self.sock), 30):
+            raise StartError("podman system service made no socket in 30 s:\n" +
+                             self.log_tail())
+        return self
+
+    def import_busybox(self, ref):
+        """An image of busybox (sh, echo, sleep, env, cat) made here."""
+        root = os.path.join(self.dir, "img-" + ref.replace("/", "_").replace(":", "_"))
+        os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+        shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        for tool in ("sh", "echo", "sleep", "env", "cat", "true", "false"):
+            link = os.path.join(root, "bin", tool)
+            if not os.path.lexists(link):
+                os.symlink("busybox", link)
+        tar = root + ".tar"
+        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=True)
+        rc, out, err = self.cli("import", tar, ref)
+        if rc:
+            raise StartError("podman import %s: %s" % (ref, err))
+
+    def inspect(self, name):
+        """The container's inspect JSON, or None when there is none."""
+        rc, out, _ = self.cli("container", "inspect", name)
+        if rc:
+            return None
+        j = json.loads(out or "[]")
+        return j[0] if j else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.running():
+            self.cli("rm", "-a", "-f", "-t", "1", timeout=60)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(os.path.join(self.dir, "root"), ignore_errors=True)
+
+    def log_tail(self, lines=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
 
 def stop_all():
