@@ -11,12 +11,14 @@ are refused with the field named and change nothing; removal stops it.
 """
 import json
 import os
+import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mwtest import Edge, Hub, app_processes, figure, http, run, run_mw, wait_until  # noqa: E402
+from mwtest import BIN, Edge, Hub, app_processes, figure, http, run, run_mw, wait_until  # noqa: E402
 
 NODES = {"edge-1": "tok-edge-1-secret", "edge-2": "tok-edge-2-secret"}
 APP_V1 = r"""
@@ -132,7 +134,10 @@ def body(c):
                 for n in NODES), "both edges run with the new parameters",
             repr([report(n) for n in NODES])[:400])
 
-    # ---- 2.0 cannot start: rolled back by itself
+    # ---- 2.0 cannot start: rolled back by itself (watched with mw events --follow)
+    follow = subprocess.Popen([os.path.join(BIN, "mw"), "events", "--follow", "--json",
+                               "--kind", "rollout.rolled_back"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     rc, out, err = mw("deploy", "ticker@2.0", "--to", "line=3", "--batch", "1", "--settle", "1s",
                       "--wait")
     last = out.splitlines()[-1] if out else ""
@@ -147,6 +152,19 @@ def body(c):
             repr([report(n) for n in NODES])[:300])
     c.check(any("threshold=0.9" in line for line in (report("edge-1") or {}).get("log", [])),
             "with the parameters they had", repr(report("edge-1"))[:300])
+    followed = []
+
+    def read_follow():
+        followed.append(json.loads(follow.stdout.readline() or b"{}"))
+        return followed
+    t = threading.Thread(target=read_follow, daemon=True)
+    t.start()
+    t.join(10)
+    follow.kill()
+    follow.wait()
+    c.check(len(followed) == 1 and followed[0].get("kind") == "rollout.rolled_back" and
+            "exited with status 1" in followed[0].get("attrs", {}).get("reason", ""),
+            "mw events --follow printed the alarm as it came", repr(followed)[:300])
     alarms = [e for e in hub.events("hub") if e["kind"] == "rollout.rolled_back"]
     c.check(len(alarms) == 1 and alarms[0]["severity"] == "alarm" and
             alarms[0]["attrs"]["node"] == "edge-1",
