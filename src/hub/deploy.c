@@ -848,9 +848,10 @@ void deploy_label(struct hub *h, struct http_req *req, struct http_resp *resp)
 				json_object_set(labels, k, v);
 		}
 		rc = enroll_labels_check(labels, text, err, sizeof(err)) ? 400 : 0;
-		if (rc == 0 && (rc = commit_change(h, &c)))
-			snprintf(err, sizeof(err), "cannot store the labels: %s", mw_strerror(rc)),
-				rc = 503;
+		if (rc == 0 && (rc = commit_change(h, &c))) {
+			snprintf(err, sizeof(err), "cannot store the labels: %s", mw_strerror(rc));
+			rc = 503;
+		}
 	}
 	pthread_mutex_unlock(&d->op);
 	users_audit(h, req, "node.label", node, rc ? "failed" : "ok", rc ? err : text);
