@@ -17,6 +17,7 @@ set -u
 build=${1:-build}
 bin="$build/bin"
 demo="$(pwd)/demo-data"
+here=$(cd "$(dirname "$0")" && pwd)
 hub_pid=""
 edge_pid=""
 # A simulation seed whose machine 1 overheats early: its first alarm comes
@@ -169,6 +170,13 @@ edge_pid=$!
 edge_addr=$(wait_addr "$demo/edge/data/edge.addr" "$edge_pid" edge) || stop 1
 edge_url="http://$edge_addr"
 
+# An app from the catalog, deployed to the edge the way a user would: it
+# posts a line.tick event every 20 s through the edge's API. The edge
+# picks it up at its next heartbeat (10 s). Added once; deployed each run.
+"$bin/mw" apps add "$here/demo-app.yaml" >>"$demo/hub.log" 2>&1 || true
+"$bin/mw" deploy line-ticker@1.0 --to demo-edge --set interval=20 >>"$demo/hub.log" 2>&1 ||
+	echo "demo: deploying the demo app failed; see $demo/hub.log" >&2
+
 cat <<EOF
 
 Millwright demo is running: one hub, one edge (node "demo-edge") with two
@@ -190,6 +198,8 @@ Where to look:
   $bin/mw events --severity alarm
   $bin/mw events --kind part.counted --limit 5
   $bin/mw nodes
+  $bin/mw apps; $bin/mw rollouts; $bin/mw nodes show demo-edge   (app line-ticker)
+  $bin/mw events --kind line.tick --follow                   (the app's events)
   $bin/mw users; $bin/mw audit
   curl -s -H 'Authorization: Bearer $view_token' '$hub_url/v1/events?kind=zone.intrusion&limit=5'
   curl -s -H 'Authorization: Bearer $view_token' -o snapshot.jpg $hub_url/v1/blobs/HASH
