@@ -31,11 +31,15 @@
 #include "core/log.h"
 #include "hub/config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum stmt_id { ST_INSERT, ST_GET, ST_NODE_GET, ST_NODE_PUT, ST_DROP_PUT, ST_DROPS_GET, ST_COUNT };
 
@@ -123,6 +127,24 @@ static void sq_close(struct db *db)
 	free(s);
 }
 
+/* The store holds password and token hashes and apps' secret parameters:
+ * readable by the hub's user only. SQLite gives its -wal and -shm files
+ * the database file's mode, so making the file (or fixing an older one's
+ * mode) before SQLite opens it covers all three. */
+static int private_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		log_error("msg=\"cannot open the store\" path=%s err=\"%s\"", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return MW_ERR_IO;
+	}
+	close(fd);
+	return MW_OK;
+}
+
 static int sq_open(const char *dir, struct db **out)
 {
 	struct db_sqlite *s = calloc(1, sizeof(*s));
@@ -138,7 +160,7 @@ static int sq_open(const char *dir, struct db **out)
 		rc = MW_ERR_INVALID;
 		goto fail;
 	}
-	if ((rc = open_conn(path, &s->w)))
+	if ((rc = private_file(path)) || (rc = open_conn(path, &s->w)))
 		goto fail;
 	if (sqlite3_exec(s->w, schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->w, db_sqlite__auth_schema, NULL, NULL, NULL) != SQLITE_OK ||

@@ -21,10 +21,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mwtest import BIN, Edge, Hub, app_processes, figure, http, run, run_mw, wait_until  # noqa: E402
 
 NODES = {"edge-1": "tok-edge-1-secret", "edge-2": "tok-edge-2-secret"}
+SECRET = "s3cret-value"
 APP_V1 = r"""
 import json, os, sys, time, urllib.request
 print("started", os.environ["MW_APP_VERSION"], "threshold=" + os.environ["MW_PARAM_THRESHOLD"],
-      "mode=" + os.environ["MW_PARAM_MODE"], flush=True)
+      "mode=" + os.environ["MW_PARAM_MODE"], "key-len=%d" % len(os.environ["MW_PARAM_KEY"]),
+      flush=True)
 ev = {"events": [{"source": "app/ticker", "kind": "ticker.started", "severity": "info",
                   "attrs": {"threshold": os.environ["MW_PARAM_THRESHOLD"]}}]}
 req = urllib.request.Request(os.environ["MW_EDGE_API"] + "/v1/events", json.dumps(ev).encode(),
@@ -41,7 +43,8 @@ def manifest(version, code):
             "runtime": {"native": {"command": ["python3", "-c", code]}},
             "parameters": {"threshold": {"type": "number", "default": 0.5, "min": 0, "max": 1},
                            "mode": {"type": "enum", "choices": ["fast", "exact"],
-                                    "default": "fast"}}}
+                                    "default": "fast"},
+                           "key": {"type": "string", "secret": True, "default": ""}}}
 
 
 def body(c):
@@ -102,7 +105,7 @@ def body(c):
     # ---- roll out 1.0 one edge at a time
     t0 = time.time()
     rc, out, err = mw("deploy", "ticker@1.0", "--to", "line=3", "--set", "threshold=0.8",
-                      "--batch", "1", "--settle", "1s", "--wait")
+                      "--set", "key=" + SECRET, "--batch", "1", "--settle", "1s", "--wait")
     c.check(rc == 0 and "done" in out.splitlines()[-1], "mw deploy --wait rolls 1.0 out: done",
             out + err)
     figure("deploy.rollout_2_nodes_s", round(time.time() - t0, 2), "s")
@@ -125,6 +128,15 @@ def body(c):
     rc, out, _ = mw("rollouts", "show", str(dep["id"]))
     c.check(rc == 0 and "edge-2" in out and "threshold=0.8" in out,
             "mw rollouts show lists each node with its last log lines", out[:400])
+    c.check(shown["params"].get("key") == "***" and SECRET not in json.dumps(shown) and
+            SECRET not in json.dumps(hub.get("/v1/deployments").json) and SECRET not in out,
+            "the secret parameter is never shown back", json.dumps(shown)[:300])
+    c.check(any("key-len=%d" % len(SECRET) in line for line in (report("edge-1") or {}).get("log", [])),
+            "but the app has it", repr(report("edge-1"))[:300])
+    modes = {f: oct(os.stat(os.path.join(hub.data_dir, f)).st_mode & 0o777)
+             for f in os.listdir(hub.data_dir) if f.startswith("hub.db")}
+    c.check(modes and all(m == "0o600" for m in modes.values()),
+            "the hub's store (which holds it) is readable by the hub alone", repr(modes))
 
     # ---- a parameter change replaces the app
     rc, out, err = mw("deploy", "ticker@1.0", "--to", "edge-1,edge-2", "--set", "threshold=0.9",
