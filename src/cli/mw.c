@@ -317,21 +317,28 @@ static int cmd_nodes(struct opts *o)
 		json_decref(j);
 		return 0;
 	}
-	printf("%-24s %-8s %10s %10s %7s  %-20s  %s\n", "NODE", "STATUS", "ACKED SEQ", "EVENTS",
-	       "BREAKS", "LAST SEEN (UTC)", "LAST HEARTBEAT (UTC)");
+	printf("%-24s %-8s %10s %10s %7s  %-20s  %-20s  %s\n", "NODE", "STATUS", "ACKED SEQ",
+	       "EVENTS", "BREAKS", "LAST SEEN (UTC)", "LAST HEARTBEAT (UTC)", "LABELS");
 	json_array_foreach(json_object_get(j, "nodes"), i, n)
 	{
-		char when[32], beat[32];
+		char when[32], beat[32], labels[256] = "";
+		size_t used = 0;
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(n, "labels"), k, v) if (used < sizeof(labels))
+			used += (size_t)snprintf(labels + used, sizeof(labels) - used, "%s%s=%s",
+						 used ? "," : "", k, json_string_value(v));
 		cli_time(json_integer_value(json_object_get(n, "last_seen")), when, sizeof(when));
 		cli_time(json_integer_value(json_object_get(n, "last_heartbeat")), beat,
 			 sizeof(beat));
 		printf("%-24s %-8s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
-		       " %7" JSON_INTEGER_FORMAT "  %-20s  %s\n",
+		       " %7" JSON_INTEGER_FORMAT "  %-20s  %-20s  %s\n",
 		       json_string_value(json_object_get(n, "node")),
 		       json_string_value(json_object_get(n, "status")),
 		       json_integer_value(json_object_get(n, "acked_seq")),
 		       json_integer_value(json_object_get(n, "events")),
-		       json_integer_value(json_object_get(n, "breaks")), when, beat);
+		       json_integer_value(json_object_get(n, "breaks")), when, beat,
+		       labels[0] ? labels : "-");
 	}
 	json_decref(j);
 	return 0;

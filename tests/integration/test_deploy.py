@@ -71,6 +71,11 @@ def body(c):
         rc, out, err = mw("nodes", "label", n, "line=3", "cell=a")
         c.check(rc == 0 and '"line":"3"' in out, "mw nodes label %s line=3" % n, out + err)
 
+    rc, out, _ = mw("nodes")
+    row = next((l for l in out.splitlines() if l.startswith("edge-2 ")), "")
+    c.check(rc == 0 and row.rstrip().endswith(("cell=a,line=3", "line=3,cell=a")),
+            "mw nodes shows each node's labels", out)
+
     # ---- malformed requests: 400 naming the field, nothing written
     before = hub.get("/v1/deployments").json["deployments"]
     bad = [({"app": "ticker", "version": "1.0", "to": {"all": True}, "params": {"nope": 1}},
