@@ -7,6 +7,7 @@
  * it builds each pass is what apps_report() hands the heartbeat. */
 #include "edge/apps.h"
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "edge/engine.h"
 #include "edge/worker.h"
@@ -35,9 +36,11 @@ struct app {
 	/* container: this loop is its supervisor */
 	char cname[NAME_MAX_LEN + 8];
 	bool created;
-	int64_t started_at;	   /* wall ns of the current run */
-	int64_t seen_at;	   /* wall ns it was last seen running */
-	int64_t retry_at, wait_ms; /* mono ns of the next start; backoff */
+	bool looked;			  /* for a container of an earlier mw-edge to keep */
+	char spec_hash[2 * HASH_LEN + 1]; /* SHA-256 of spec: its ENGINE_SPEC_LABEL */
+	int64_t started_at;		  /* wall ns of the current run */
+	int64_t seen_at;		  /* wall ns it was last seen running */
+	int64_t retry_at, wait_ms;	  /* mono ns of the next start; backoff */
 	unsigned failures, restarts;
 	const char *state; /* pending, pulling, running, restarting, failed */
 	char reason[256];
@@ -428,7 +431,8 @@ static void run_container(struct apps *a, struct app *p)
 	json_t *rt = json_object_get(json_object_get(p->entry, "runtime"), "container");
 	json_t *res = json_object_get(p->entry, "resources");
 	json_t *labels = json_pack(
-		"{s:s, s:o}", "io.millwright.app", p->name, "io.millwright.deployment",
+		"{s:s, s:s, s:o}", "io.millwright.app", p->name, ENGINE_SPEC_LABEL, p->spec_hash,
+		"io.millwright.deployment",
 		json_sprintf("%" JSON_INTEGER_FORMAT,
 			     json_integer_value(json_object_get(p->entry, "deployment"))));
 	char **env = app_env(a, p, false), err[256] = "";
@@ -510,11 +514,31 @@ static void container_ended(struct apps *a, struct app *p, const struct engine_s
 	p->started_at = p->seen_at = 0;
 }
 
+/* A container this app's spec made, left running by an earlier mw-edge
+ * (containers outlive it), is kept rather than made again. */
+static void adopt(struct apps *a, struct app *p)
+{
+	struct engine_state st;
+	char err[256];
+
+	p->looked = true;
+	if (engine_inspect(a->engine, p->cname, &st, err, sizeof(err)) || !st.running ||
+	    strcmp(st.spec, p->spec_hash) != 0)
+		return;
+	p->created = true;
+	p->state = "running";
+	p->started_at = st.started_at_ns;
+	p->seen_at = mw_now_ns();
+	log_info("msg=\"app kept running\" app=%s container=%s", p->name, p->cname);
+}
+
 static void poll_container(struct apps *a, struct app *p)
 {
 	struct engine_state st;
 	char err[256] = "";
 
+	if (!p->looked && engine_ready(a, err, sizeof(err)) == MW_OK)
+		adopt(a, p);
 	if ((!p->created || !a->engine) && mw_mono_ns() >= p->retry_at)
 		run_container(a, p); /* and look at it at once: it may be gone already */
 	if (!p->created || !a->engine)
@@ -569,6 +593,11 @@ static struct app *app_new(struct apps *a, const char *name, json_t *entry)
 	snprintf(p->cname, sizeof(p->cname), "mw-%s", name);
 	p->entry = json_incref(entry);
 	p->spec = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+	if (p->spec) {
+		uint8_t h[HASH_LEN];
+		hash_sha256(p->spec, strlen(p->spec), h);
+		mw_hex(h, HASH_LEN, p->spec_hash);
+	}
 	p->container = json_object_get(json_object_get(entry, "runtime"), "container") != NULL;
 	p->state = "pending";
 	p->wait_ms = a->opt.backoff_min_ms;

@@ -522,6 +522,8 @@ int engine_parse_state(const char *json, size_t len, struct engine_state *out, c
 	} else {
 		out->exists = true;
 		out->running = json_is_true(json_object_get(st, "Running"));
+		field(json_object_get(json_object_get(j, "Config"), "Labels"), ENGINE_SPEC_LABEL,
+		      out->spec, sizeof(out->spec));
 		out->exit_code = (int)c;
 	}
 	json_decref(j);

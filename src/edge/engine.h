@@ -35,6 +35,10 @@
 
 #define ENGINE_API "/v1.41"
 #define ENGINE_NAME_MAX 128 /* characters of a container name */
+/* The label a caller may put what the container was made from under (a
+ * hash of its spec), to know a container it can keep from one it must
+ * replace; engine_inspect reads it back. */
+#define ENGINE_SPEC_LABEL "io.millwright.spec"
 
 struct engine; /* one client of one engine socket; used by one thread at a time */
 
@@ -72,6 +76,7 @@ struct engine_state {
 	char error[256]; /* State.Error, "" when none */
 	char image[256]; /* Config.Image */
 	char id[72];	 /* Id: tells a replaced container from the one before */
+	char spec[72];	 /* its ENGINE_SPEC_LABEL label, "" when none */
 };
 
 /* Pulls the image when it is not there (POST /images/create?fromImage=...,

@@ -81,6 +81,18 @@ def body(c):
             env_of(info).get("MW_PARAM_MODE") == "exact" and info["State"]["Running"],
             "a parameter change replaces the container", out + err)
     good_id = (info or {}).get("Id")
+    edge.stop()
+    kept = podman.inspect("mw-cam")
+    c.check(kept is not None and kept["State"]["Running"],
+            "the container keeps running while mw-edge is stopped")
+    edge.start()
+    c.check(wait_until(lambda: report().get("state") == "running" and
+                       report().get("deployment") == 2, 15) is not None,
+            "restarted, the edge reports it running", repr(report())[:200])
+    info = podman.inspect("mw-cam")
+    c.check(info is not None and info["Id"] == good_id,
+            "and kept the container rather than make it again",
+            "%s -> %s" % (good_id, info and info["Id"]))
 
     rc, out, err = deploy("cam@2.0")
     last = out.splitlines()[-1] if out else ""
