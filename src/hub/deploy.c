@@ -557,6 +557,39 @@ static int resolve_targets(struct hub *h, struct request *r, json_t *to)
 	return rc;
 }
 
+/* A node that reported its peripherals must have each kind the app needs
+ * (one that never reported is given the benefit of the doubt). */
+static int check_peripherals(struct hub *h, struct request *r)
+{
+	static const char *const kinds[][2] = {
+		{"camera", "cameras"}, {"serial", "serial"}, {"usb", "usb"}, {"gpu", "gpus"}};
+	json_t *need = json_object_get(r->manifest, "peripherals"), *node, *kind;
+	size_t i, k;
+	int rc = MW_OK;
+
+	if (!json_array_size(need))
+		return MW_OK;
+	json_array_foreach(r->nodes, i, node)
+	{
+		json_t *st = fleet_node_state(h, json_string_value(node));
+		json_t *have = json_object_get(st, "peripherals");
+		json_array_foreach(need, k, kind) for (size_t m = 0; have && !rc && m < 4; m++)
+		{
+			if (strcmp(json_string_value(kind), kinds[m][0]) == 0 &&
+			    json_array_size(json_object_get(have, kinds[m][1])) == 0)
+				rc = fail(r,
+					  "to: %.64s has no %s, which %.64s needs (its manifest's "
+					  "peripherals); choose nodes that have one",
+					  json_string_value(node), kinds[m][0],
+					  sget(r->body, "app"));
+		}
+		json_decref(st);
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
 static int check_request(struct hub *h, struct request *r)
 {
 	static const char *const known[] = {"app",	  "version", "params", "to",
@@ -602,7 +635,8 @@ static int check_request(struct hub *h, struct request *r)
 		return fail(r, "settle: 0 to 1h");
 	if (batch && (!json_is_integer(batch) || json_integer_value(batch) < 1))
 		return fail(r, "batch_size: a whole number of nodes, at least 1");
-	if ((rc = resolve_targets(h, r, json_object_get(r->body, "to"))))
+	if ((rc = resolve_targets(h, r, json_object_get(r->body, "to"))) ||
+	    (!r->remove && (rc = check_peripherals(h, r))))
 		return rc;
 	r->batch = batch ? json_integer_value(batch) : ((int64_t)json_array_size(r->nodes) + 3) / 4;
 	return MW_OK;

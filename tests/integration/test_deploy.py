@@ -76,6 +76,25 @@ def body(c):
     c.check(rc == 0 and row.rstrip().endswith(("cell=a,line=3", "line=3,cell=a")),
             "mw nodes shows each node's labels", out)
 
+    # an app that needs a camera, to an edge that reported it has none
+    lens = dict(manifest("1.0", "print(1)"), name="lens", peripherals=["camera"])
+    c.check(hub.post("/v1/apps", lens).status == 201, "lens (needs a camera) in the catalog")
+    def cameras():
+        nodes = (hub.get("/v1/nodes").json or {}).get("nodes", [])
+        return next((n for n in nodes if n["node"] == "edge-1"), {}).get(
+            "state", {}).get("peripherals", {}).get("cameras")
+    cams = wait_until(lambda: cameras() is not None and [cameras()], 10)
+    cams = cams[0] if cams else None
+    r = hub.post("/v1/deployments", {"app": "lens", "version": "1.0",
+                                     "to": {"nodes": ["edge-1"]}})
+    if cams == []:
+        c.check(r.status == 400 and (r.json or {}).get("error", "").startswith(
+            "to: edge-1 has no camera"), "an app needing a camera is refused for an edge "
+            "without one", repr(r)[:200])
+    else:
+        c.check(r.status == 201, "this machine has cameras: lens may go there", repr(cams))
+        hub.post("/v1/deployments", {"app": "lens", "remove": True, "to": {"all": True}})
+
     # ---- malformed requests: 400 naming the field, nothing written
     before = hub.get("/v1/deployments").json["deployments"]
     bad = [({"app": "ticker", "version": "1.0", "to": {"all": True}, "params": {"nope": 1}},
