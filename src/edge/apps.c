@@ -467,6 +467,7 @@ static void run_container(struct apps *a, struct app *p)
 				.memory_bytes = memory_bytes(json_object_get(res, "memory")),
 				.cpus = json_number_value(json_object_get(res, "cpu")),
 				.host_network = true,
+				.grace_s = (int)(a->opt.stop_grace_ms / 1000),
 			},
 			err, sizeof(err));
 	p->created = rc == MW_OK;
