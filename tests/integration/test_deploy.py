@@ -76,6 +76,19 @@ def body(c):
     c.check(rc == 0 and row.rstrip().endswith(("cell=a,line=3", "line=3,cell=a")),
             "mw nodes shows each node's labels", out)
 
+    r = http("PATCH", hub.url + "/v1/nodes/edge-1", {"labels": {"Bad Key!": "x", "ok": "1"}},
+             token=hub.token)
+    rc, out, _ = mw("nodes", "label", "edge-1", "zone=")
+    labels = next(n for n in hub.get("/v1/nodes").json["nodes"] if n["node"] == "edge-1")["labels"]
+    c.check(r.status == 400 and (r.json or {}).get("error", "").startswith("labels.Bad Key!") and
+            labels == {"line": "3", "cell": "a", "zone": ""},
+            "a malformed label is refused naming it, and nothing of that request is kept",
+            "%r %r" % (r, labels))
+    rc, out, _ = mw("nodes", "label", "edge-1", "zone-")
+    labels = next(n for n in hub.get("/v1/nodes").json["nodes"] if n["node"] == "edge-1")["labels"]
+    c.check(rc == 0 and labels == {"line": "3", "cell": "a"}, "mw nodes label NODE KEY- removes",
+            repr(labels))
+
     # an app that needs a camera, to an edge that reported it has none
     lens = dict(manifest("1.0", "print(1)"), name="lens", peripherals=["camera"])
     c.check(hub.post("/v1/apps", lens).status == 201, "lens (needs a camera) in the catalog")
