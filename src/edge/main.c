@@ -29,6 +29,7 @@
 #include "sensors/sensors.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct edge {
 	struct sim *sim;
 	struct worker *worker; /* the vision worker's supervisor; NULL without cameras */
 	struct apps *apps;     /* the apps deployed from the hub */
+	pthread_mutex_t agent_mu; /* agent: set, cleared and poked under it */
 	int argc;
 	char **argv;
 	uint64_t appended;
@@ -356,14 +358,16 @@ static void desired_state(void *arg, json_t *desired)
 }
 
 /* An app's state changed: report it now. The agent starts after the
- * apps, so it may not be there yet. */
+ * apps and stops before them, so it may not be there; the lock keeps it
+ * from being freed under the poke. */
 static void apps_changed(void *arg)
 {
 	struct edge *e = arg;
-	struct agent *ag = __atomic_load_n(&e->agent, __ATOMIC_ACQUIRE);
 
-	if (ag)
-		agent_poke(ag);
+	pthread_mutex_lock(&e->agent_mu);
+	if (e->agent)
+		agent_poke(e->agent);
+	pthread_mutex_unlock(&e->agent_mu);
 }
 
 /* The apps the hub deployed here, once the local API they talk to is up.
@@ -409,7 +413,9 @@ static int start_agent(struct edge *e)
 	struct agent *a = NULL;
 	int rc = c->hub_url[0] ? agent_start(&ag, &a) : MW_OK;
 
-	__atomic_store_n(&e->agent, a, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&e->agent_mu);
+	e->agent = a;
+	pthread_mutex_unlock(&e->agent_mu);
 	return rc;
 }
 
@@ -477,8 +483,13 @@ static int start_front(struct edge *e)
 
 static void stop_all(struct edge *e)
 {
-	agent_stop(e->agent); /* it reads the API's camera health and the apps */
+	struct agent *ag;
+
+	pthread_mutex_lock(&e->agent_mu);
+	ag = e->agent;
 	e->agent = NULL;
+	pthread_mutex_unlock(&e->agent_mu);
+	agent_stop(ag); /* it reads the API's camera health and the apps */
 	apps_stop(e->apps);
 	worker_free(e->worker); /* it reports to the API until it stops */
 	sim_free(e->sim);
@@ -519,6 +530,7 @@ int main(int argc, char **argv)
 		return edge_enroll_main(argc, argv);
 	e.argc = argc;
 	e.argv = argv;
+	pthread_mutex_init(&e.agent_mu, NULL);
 	if (edge_config_defaults(&e.cfg))
 		return 1;
 	if ((rc = parse_args(argc, argv, &e.cfg))) {
