@@ -453,10 +453,10 @@ static const struct {
 	int (*fn)(struct opts *o);
 	int words; /* most words after the command */
 } commands[] = {
-	{"events", cmd_events, 0}, {"nodes", cmd_nodes, 7},   {"health", cmd_health, 0},
-	{"login", cli_login, 0},   {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
-	{"users", cli_users, 2},   {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
-	{"enroll", cli_enroll, 1}, {"apps", cli_apps, 2},     {"deploy", cli_deploy, 1},
+	{"events", cmd_events, 0},     {"nodes", cmd_nodes, 7},	  {"health", cmd_health, 0},
+	{"login", cli_login, 0},       {"logout", cli_logout, 0}, {"whoami", cli_whoami, 0},
+	{"users", cli_users, 2},       {"tokens", cli_tokens, 2}, {"audit", cli_audit, 0},
+	{"enroll", cli_enroll, 1},     {"apps", cli_apps, 2},	  {"deploy", cli_deploy, 1},
 	{"rollouts", cli_rollouts, 2},
 };
 

@@ -48,8 +48,8 @@ struct edge {
 	struct agent *agent;
 	struct api *api;
 	struct sim *sim;
-	struct worker *worker; /* the vision worker's supervisor; NULL without cameras */
-	struct apps *apps;     /* the apps deployed from the hub */
+	struct worker *worker;	  /* the vision worker's supervisor; NULL without cameras */
+	struct apps *apps;	  /* the apps deployed from the hub */
 	pthread_mutex_t agent_mu; /* agent: set, cleared and poked under it */
 	int argc;
 	char **argv;
@@ -337,7 +337,8 @@ static json_t *edge_groups(void *arg)
 		g = json_object();
 	if (g && e->apps) {
 		json_object_set_new(g, "apps", apps_report(e->apps));
-		json_object_set_new(g, "desired_generation", json_integer(apps_generation(e->apps)));
+		json_object_set_new(g, "desired_generation",
+				    json_integer(apps_generation(e->apps)));
 	}
 	return g;
 }

@@ -136,7 +136,8 @@ static int private_file(const char *path)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0 || fchmod(fd, 0600) != 0) {
-		log_error("msg=\"cannot open the store\" path=%s err=\"%s\"", path, strerror(errno));
+		log_error("msg=\"cannot open the store\" path=%s err=\"%s\"", path,
+			  strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return MW_ERR_IO;

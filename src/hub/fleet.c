@@ -205,7 +205,8 @@ void fleet_heartbeat(struct hub *h, struct http_req *req, struct http_resp *resp
 		e->dirty = true;
 		if (was != NODE_ONLINE)
 			note_change(f, e, was, NODE_ONLINE, 0);
-		desired = desired_for(e, json_integer_value(json_object_get(o, "desired_generation")));
+		desired = desired_for(e,
+				      json_integer_value(json_object_get(o, "desired_generation")));
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (rc) {
@@ -214,8 +215,9 @@ void fleet_heartbeat(struct hub *h, struct http_req *req, struct http_resp *resp
 	}
 	if (was != NODE_ONLINE)
 		log_info("msg=\"node online\" node=%s was=%s", req->who.name, status_names[was]);
-	http_json(resp, 200, json_pack("{s:s, s:o}", "status", "online", "desired",
-				       desired ? desired : json_null()));
+	http_json(resp, 200,
+		  json_pack("{s:s, s:o}", "status", "online", "desired",
+			    desired ? desired : json_null()));
 	desired = NULL;
 out:
 	json_decref(desired);

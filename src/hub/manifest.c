@@ -410,7 +410,11 @@ int manifest_params(json_t *m, json_t *given, json_t **out, char *err, size_t er
 			 json_string_value(json_object_get(m, "name")),
 			 json_string_value(json_object_get(m, "version")));
 	}
-	json_object_foreach(ps, k, v) if (!rc) rc = param_value(&c, k, v, json_object_get(given, k), res);
+	json_object_foreach(ps, k, v)
+	{
+		if (!rc)
+			rc = param_value(&c, k, v, json_object_get(given, k), res);
+	}
 	if (rc) {
 		json_decref(res);
 		return rc;
