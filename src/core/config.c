@@ -97,6 +97,16 @@ int config_parse_duration(const char *s, int64_t *ms)
 	return parse_scaled(s, units, f, ms);
 }
 
+int config_parse_size(const char *s, int64_t *bytes)
+{
+	static const char *const units[] = {"", "B", "K", "KB", "KiB", "M", "MB", "MiB",
+					    "G", "GB", "GiB", NULL};
+	static const int64_t f[] = {1, 1, 1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 20,
+				    1 << 30, 1 << 30, 1 << 30};
+
+	return parse_scaled(s, units, f, bytes);
+}
+
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
@@ -265,17 +275,13 @@ static int set_double(const struct config_key *k, void *field, const char *shown
 static int set_number(const struct config_key *k, void *field, const char *shown, const char *v,
 		      char *err, size_t errlen)
 {
-	static const char *const size_units[] = {"", "B", "K", "KB", "KiB", "M", "MB", "MiB",
-						 "G", "GB", "GiB", NULL};
-	static const int64_t size_f[] = {1, 1, 1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 20,
-					 1 << 30, 1 << 30, 1 << 30};
 	int64_t n = 0;
 
 	if (k->type == CONF_INT && mw_parse_i64(v, INT64_MIN, INT64_MAX, &n)) {
 		snprintf(err, errlen, "%s: '%.40s' is not a whole number", shown, v);
 		return MW_ERR_INVALID;
 	}
-	if (k->type == CONF_SIZE && parse_scaled(v, size_units, size_f, &n)) {
+	if (k->type == CONF_SIZE && config_parse_size(v, &n)) {
 		snprintf(err, errlen, "%s: '%.40s' is not a size (like 512K, 64M, 2G)", shown, v);
 		return MW_ERR_INVALID;
 	}

@@ -101,6 +101,10 @@ int config_load_file(const struct config_key *table, void *settings, const char 
 /* "250ms", "10s", "5m", "12h", "30d" in milliseconds; MW_ERR_INVALID
  * otherwise. What CONF_DURATION keys take, for durations in requests too. */
 int config_parse_duration(const char *s, int64_t *ms) MW_MUST_CHECK;
+/* "512", "64K", "10M", "2G" (also KB/KiB, MB/MiB, GB/GiB) in bytes;
+ * MW_ERR_INVALID otherwise. What CONF_SIZE keys take, and app manifests'
+ * resources.memory. */
+int config_parse_size(const char *s, int64_t *bytes) MW_MUST_CHECK;
 
 int config_load_string(const struct config_key *table, void *settings, const char *name,
 		       const char *text, size_t len, char *err, size_t errlen) MW_MUST_CHECK;

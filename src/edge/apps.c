@@ -7,6 +7,7 @@
  * it builds each pass is what apps_report() hands the heartbeat. */
 #include "edge/apps.h"
 
+#include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "edge/engine.h"
@@ -391,19 +392,16 @@ static void poll_native(struct app *p)
 
 /* ---- container apps ------------------------------------------------------------- */
 
+/* resources.memory: bytes, or a size as the manifest's check took it. */
 static int64_t memory_bytes(json_t *m)
 {
-	double v = 0;
-	char unit = 0;
+	int64_t bytes = 0;
 
 	if (json_is_integer(m))
 		return json_integer_value(m);
-	if (!json_is_string(m) || sscanf(json_string_value(m), "%lf%c", &v, &unit) < 1)
+	if (!json_is_string(m) || config_parse_size(json_string_value(m), &bytes))
 		return 0;
-	return (int64_t)(v * (unit == 'G'   ? 1 << 30
-			      : unit == 'M' ? 1 << 20
-			      : unit == 'K' ? 1 << 10
-					    : 1));
+	return bytes;
 }
 
 static int engine_ready(struct apps *a, char *err, size_t cap)

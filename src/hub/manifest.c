@@ -1,6 +1,8 @@
 /* manifest.c -- the checks of an app manifest (manifest.h). */
 #include "hub/manifest.h"
 
+#include "core/config.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -284,8 +286,7 @@ static int resources(struct chk *c, json_t *r)
 {
 	static const char *const keys[] = {"cpu", "memory", NULL};
 	json_t *cpu = json_object_get(r, "cpu"), *mem = json_object_get(r, "memory");
-	double v;
-	char unit = 0, tail;
+	int64_t bytes = 0;
 	int rc;
 
 	if (!r)
@@ -298,9 +299,8 @@ static int resources(struct chk *c, json_t *r)
 	    (!json_is_number(cpu) || !(json_number_value(cpu) > 0) || json_number_value(cpu) > 256))
 		return bad(c, "resources.cpu", "cores, a number over 0 and at most 256");
 	if (mem && !(json_is_integer(mem) && json_integer_value(mem) > 0) &&
-	    !(json_is_string(mem) &&
-	      sscanf(json_string_value(mem), "%lf%c%c", &v, &unit, &tail) == 2 && v > 0 &&
-	      strchr("KMG", unit)))
+	    !(json_is_string(mem) && config_parse_size(json_string_value(mem), &bytes) == MW_OK &&
+	      bytes > 0))
 		return bad(c, "resources.memory", "bytes, or a size such as 256M or 2G");
 	return MW_OK;
 }
