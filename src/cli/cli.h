@@ -47,6 +47,11 @@ int cli_call(const struct opts *o, const char *method, const char *path, json_t 
 int cli_call_raw(const struct opts *o, const char *method, const char *path, const char *body,
 		 size_t len, const char *content_type, json_t **out);
 
+/* KEY=VALUE words (--label, --set, `mw nodes label`) as an object of
+ * strings; with removals, KEY- too, as null. NULL after saying which word
+ * is wrong (what names the flag or command). */
+json_t *cli_pairs(const char *const *items, int n, const char *what, bool removals);
+
 /* ns since the epoch as 2026-11-30T17:59:53Z, or "-" for 0. */
 void cli_time(int64_t ns, char *out, size_t cap);
 

@@ -43,25 +43,6 @@ static json_t *targets(const char *to)
 	return json_pack("{s:o}", "nodes", nodes);
 }
 
-/* --set K=V flags as strings; the hub reads them as the parameter's type. */
-static json_t *params(const struct opts *o)
-{
-	json_t *p = json_object();
-
-	for (int i = 0; i < o->nsets; i++) {
-		const char *eq = strchr(o->sets[i], '=');
-		char key[128];
-		if (!eq || eq == o->sets[i] || (size_t)(eq - o->sets[i]) >= sizeof(key)) {
-			fprintf(stderr, "mw: --set %s: NAME=VALUE expected\n", o->sets[i]);
-			json_decref(p);
-			return NULL;
-		}
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - o->sets[i]), o->sets[i]);
-		json_object_set_new(p, key, json_string(eq + 1));
-	}
-	return p;
-}
-
 static const char *str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -157,7 +138,8 @@ int cli_deploy(struct opts *o)
 		return 2;
 	}
 	snprintf(app, sizeof(app), "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
-	if (!(p = params(o)) || !(to = targets(o->to))) {
+	/* strings: the hub reads each as its parameter's type */
+	if (!(p = cli_pairs(o->sets, o->nsets, "--set", false)) || !(to = targets(o->to))) {
 		json_decref(p);
 		return 2;
 	}
@@ -266,32 +248,16 @@ int cli_rollouts(struct opts *o)
 /* `mw nodes label NODE k=v k2-`: sets k, removes k2. */
 int cli_nodes_label(struct opts *o)
 {
-	json_t *set = json_object(), *j;
+	json_t *set, *j;
 	char path[256], *text;
 	int rc;
 
-	for (int i = 3; i < o->nwords; i++) {
-		const char *w = o->words[i], *eq = strchr(w, '=');
-		size_t len = strlen(w);
-		if (eq && eq > w)
-			json_object_set_new(
-				set, (snprintf(path, sizeof(path), "%.*s", (int)(eq - w), w), path),
-				json_string(eq + 1));
-		else if (len > 1 && w[len - 1] == '-')
-			json_object_set_new(
-				set, (snprintf(path, sizeof(path), "%.*s", (int)len - 1, w), path),
-				json_null());
-		else {
-			fprintf(stderr, "mw: nodes label: %s: KEY=VALUE or KEY- expected\n", w);
-			json_decref(set);
-			return 2;
-		}
-	}
 	if (o->nwords < 4) {
 		fprintf(stderr, "mw: nodes label NODE KEY=VALUE... KEY-...\n");
-		json_decref(set);
 		return 2;
 	}
+	if (!(set = cli_pairs(o->words + 3, o->nwords - 3, "nodes label", true)))
+		return 2;
 	snprintf(path, sizeof(path), "/v1/nodes/%s", o->words[2]);
 	rc = cli_call(o, "PATCH", path, json_pack("{s:o}", "labels", set), &j);
 	if (rc == 0 && j) {

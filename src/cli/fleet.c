@@ -7,28 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --label KEY=VALUE flags as a JSON object; NULL after saying which is bad. */
-static json_t *labels_json(const struct opts *o)
-{
-	json_t *labels = json_object();
-
-	for (int i = 0; labels && i < o->nlabels; i++) {
-		const char *eq = strchr(o->labels[i], '=');
-		char key[128];
-		if (!eq || eq == o->labels[i] || (size_t)(eq - o->labels[i]) >= sizeof(key)) {
-			fprintf(stderr, "mw: --label %s: KEY=VALUE expected\n", o->labels[i]);
-			json_decref(labels);
-			return NULL;
-		}
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - o->labels[i]), o->labels[i]);
-		json_object_set_new(labels, key, json_string(eq + 1));
-	}
-	return labels;
-}
-
 static int enroll_create(struct opts *o)
 {
-	json_t *labels = labels_json(o), *body, *j;
+	json_t *labels = cli_pairs(o->labels, o->nlabels, "--label", false), *body, *j;
 	char exp[32];
 	int rc;
 

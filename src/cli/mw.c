@@ -174,6 +174,27 @@ static json_t *get_json(const struct opts *o, const char *path)
 	return j ? j : json_true(); /* with --json: printed as is */
 }
 
+json_t *cli_pairs(const char *const *items, int n, const char *what, bool removals)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < n; i++) {
+		const char *w = items[i], *eq = strchr(w, '=');
+		size_t len = strlen(w), klen = eq ? (size_t)(eq - w) : len - 1;
+		bool remove = !eq && removals && len > 1 && w[len - 1] == '-';
+		char key[128];
+		if ((!eq && !remove) || klen == 0 || klen >= sizeof(key)) {
+			fprintf(stderr, "mw: %s %s: KEY=VALUE%s expected\n", what, w,
+				removals ? " or KEY-" : "");
+			json_decref(o);
+			return NULL;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)klen, w);
+		json_object_set_new(o, key, remove ? json_null() : json_string(eq + 1));
+	}
+	return o;
+}
+
 void cli_time(int64_t ns, char *out, size_t cap)
 {
 	time_t s = (time_t)(ns / 1000000000);
