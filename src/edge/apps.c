@@ -231,19 +231,25 @@ json_t *apps_report(struct apps *a)
 
 /* ---- what an app gets ------------------------------------------------------------ */
 
+/* env[k] = v as an environment value: strings as they are, booleans as
+ * true/false, numbers as written (0.8, not 0.80000000000000004). */
 static void add_env(json_t *env, const char *k, json_t *v)
 {
 	char buf[64];
-	const char *s = json_string_value(v);
 
+	if (json_is_string(v)) {
+		json_object_set_new(env, k, json_string(json_string_value(v)));
+		return;
+	}
 	if (json_is_boolean(v))
-		s = json_is_true(v) ? "true" : "false";
+		snprintf(buf, sizeof(buf), "%s", json_is_true(v) ? "true" : "false");
 	else if (json_is_integer(v))
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v)), s = buf;
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, sizeof(buf), "%.15g", json_real_value(v)), s = buf;
-	if (s)
-		json_object_set_new(env, k, json_string(s));
+		snprintf(buf, sizeof(buf), "%.15g", json_real_value(v));
+	else
+		return;
+	json_object_set_new(env, k, json_string(buf));
 }
 
 /* "K=V" strings (a NULL-terminated array to free with free_env). */
@@ -263,8 +269,8 @@ static char **app_env(const struct apps *a, const struct app *p, bool native)
 		add_env(env, k, v);
 	json_object_foreach(json_object_get(p->entry, "params"), k, v)
 	{
-		size_t i = (size_t)snprintf(key, sizeof(key), "MW_PARAM_%s", k);
-		for (i = 9; i < sizeof(key) && key[i]; i++)
+		snprintf(key, sizeof(key), "MW_PARAM_%s", k);
+		for (size_t i = strlen("MW_PARAM_"); key[i]; i++)
 			key[i] = isalnum((unsigned char)key[i])
 					 ? (char)toupper((unsigned char)key[i])
 					 : '_';
@@ -290,8 +296,8 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* DATA_DIR/apps/NAME[/file], made when missing. */
-static int app_dir(const struct apps *a, const char *name, const char *file, char *out, size_t cap)
+/* DATA_DIR/apps/NAME, made when missing. */
+static int app_dir(const struct apps *a, const char *name, char *out, size_t cap)
 {
 	int n = snprintf(out, cap, "%s/apps", a->data_dir);
 
@@ -300,9 +306,7 @@ static int app_dir(const struct apps *a, const char *name, const char *file, cha
 	n = snprintf(out, cap, "%s/apps/%s", a->data_dir, name);
 	if (n < 0 || (size_t)n >= cap || (mkdir(out, 0700) && errno != EEXIST))
 		return MW_ERR_IO;
-	if (file)
-		n = snprintf(out, cap, "%s/apps/%s/%s", a->data_dir, name, file);
-	return n < 0 || (size_t)n >= cap ? MW_ERR_TOOBIG : MW_OK;
+	return MW_OK;
 }
 
 /* A command's program: as given when it has a slash, else found in PATH. */
@@ -326,13 +330,13 @@ static int start_native(struct apps *a, struct app *p)
 {
 	json_t *cmd = json_object_get(
 		json_object_get(json_object_get(p->entry, "runtime"), "native"), "command");
-	char prog[4096], dir[4096], logf[4096], who[NAME_MAX_LEN + 8];
+	char prog[4096], dir[4096], logf[4096 + 8], who[NAME_MAX_LEN + 8];
 	const char **argv = calloc(json_array_size(cmd) + 1, sizeof(*argv));
 	char **env = app_env(a, p, true);
 	int rc = MW_ERR_NOMEM;
 
-	if (argv && env && (rc = app_dir(a, p->name, NULL, dir, sizeof(dir))) == MW_OK &&
-	    (rc = app_dir(a, p->name, "app.log", logf, sizeof(logf))) == MW_OK) {
+	if (argv && env && (rc = app_dir(a, p->name, dir, sizeof(dir))) == MW_OK) {
+		snprintf(logf, sizeof(logf), "%s/app.log", dir);
 		for (size_t i = 0; i < json_array_size(cmd); i++)
 			argv[i] = json_string_value(json_array_get(cmd, i));
 		find_program(argv[0], prog, sizeof(prog));
@@ -673,19 +677,24 @@ static json_int_t up_ms(const struct app *p)
 		       : 0;
 }
 
-static json_t *build_report(struct apps *a)
+/* Each app's report; with detail, also what changes on every pass (its
+ * up_ms and last log lines). */
+static json_t *build_report(struct apps *a, bool detail)
 {
 	json_t *r = json_object();
 
 	for (size_t i = 0; i < a->nrun; i++) {
 		struct app *p = a->run[i];
-		json_t *o = json_pack("{s:O, s:O, s:s, s:s, s:I, s:I, s:i, s:s}", "deployment",
+		json_t *o = json_pack("{s:O, s:O, s:s, s:s, s:I, s:i, s:s}", "deployment",
 				      json_object_get(p->entry, "deployment"), "version",
 				      json_object_get(p->entry, "version"), "runtime",
 				      p->container ? "container" : "native", "state", p->state,
-				      "started_at", (json_int_t)p->started_at, "up_ms", up_ms(p),
-				      "restarts", (int)p->restarts, "reason", p->reason);
-		json_object_set_new(o, "log", p->log ? json_incref(p->log) : json_array());
+				      "started_at", (json_int_t)p->started_at, "restarts",
+				      (int)p->restarts, "reason", p->reason);
+		if (detail) {
+			json_object_set_new(o, "up_ms", json_integer(up_ms(p)));
+			json_object_set_new(o, "log", p->log ? json_incref(p->log) : json_array());
+		}
 		json_object_set_new(r, p->name, o);
 	}
 	return r;
@@ -708,18 +717,14 @@ static void pass(struct apps *a)
 		else
 			poll_native(a->run[i]);
 	}
-	report = build_report(a);
+	report = build_report(a, true);
 	pthread_mutex_lock(&a->mu);
 	json_decref(a->report);
-	a->report = json_incref(report);
+	a->report = report;
 	pthread_mutex_unlock(&a->mu);
-	/* the heartbeat hears of a change in state now; new log lines can wait */
-	json_decref(report);
-	report = build_report(a);
-	for (size_t i = 0; i < a->nrun; i++) {
-		json_object_del(json_object_get(report, a->run[i]->name), "log");
-		json_object_del(json_object_get(report, a->run[i]->name), "up_ms");
-	}
+	/* the heartbeat hears of a change in state now; up_ms and new log
+	 * lines can wait for the next one */
+	report = build_report(a, false);
 	states = json_dumps(report, JSON_COMPACT | JSON_SORT_KEYS);
 	if (states && (!a->last_states || strcmp(states, a->last_states)) && a->opt.changed)
 		a->opt.changed(a->opt.changed_arg);

@@ -48,9 +48,10 @@ struct deploy {
 };
 
 /* What one change writes: node configs by node ({labels, apps,
- * generation}), deployment documents, and the hub's events. */
+ * generation}), deployment documents, and the hub's events; and the audit
+ * lines ({target, detail}) of what the hub did by itself, once written. */
 struct change {
-	json_t *nodes, *docs, *events;
+	json_t *nodes, *docs, *events, *audits;
 };
 
 static void change_init(struct change *c)
@@ -58,6 +59,7 @@ static void change_init(struct change *c)
 	c->nodes = json_object();
 	c->docs = json_array();
 	c->events = json_array();
+	c->audits = json_array();
 }
 
 static void change_free(struct change *c)
@@ -65,6 +67,7 @@ static void change_free(struct change *c)
 	json_decref(c->nodes);
 	json_decref(c->docs);
 	json_decref(c->events);
+	json_decref(c->audits);
 }
 
 /* The node's config as this change sees it (borrowed), loaded from the
@@ -318,6 +321,7 @@ static void rollback(struct hub *h, struct change *c, json_t *doc, json_t *faile
 			    json_object_get(doc, "id"), "app", app, "version",
 			    sget(doc, "version") ? sget(doc, "version") : "", "node",
 			    sget(failed, "node"), "reason", why, "rolled_back", (json_int_t)n));
+	json_array_append_new(c->audits, json_pack("{s:s, s:s}", "target", app, "detail", reason));
 	log_warn("msg=\"rollout rolled back\" deployment=%lld reason=\"%s\"",
 		 (long long)json_integer_value(json_object_get(doc, "id")), reason);
 }
@@ -398,9 +402,10 @@ static void tick_locked(struct hub *h)
 	char why[256];
 	int rc = h->db->ops->deployments_list(h->db, "rolling", 0, 0, &docs, &n), left = 0;
 
-	if (rc || n == 0) {
+	if (rc || n == 0) { /* a store that cannot be read now is tried again */
 		db_docs_free(docs, n);
-		atomic_store(&h->deploy->rolling, 0);
+		if (rc == MW_OK)
+			atomic_store(&h->deploy->rolling, 0);
 		return;
 	}
 	change_init(&c);
@@ -416,22 +421,21 @@ static void tick_locked(struct hub *h)
 		left += !strcmp(sget(doc, "status"), "rolling");
 		json_decref(doc);
 	}
-	if (json_array_size(c.docs) && (rc = commit_change(h, &c)))
+	if (json_array_size(c.docs) && (rc = commit_change(h, &c))) {
 		log_error("msg=\"rollout step not stored; retrying\" err=\"%s\"", mw_strerror(rc));
-	else
+	} else {
+		json_t *a;
+		size_t i;
 		atomic_store(&h->deploy->rolling, left);
-	for (size_t i = 0; i < json_array_size(c.events); i++) {
-		json_t *e = json_array_get(c.events, i);
-		if (!strcmp(sget(e, "kind"), "rollout.rolled_back"))
-			users_audit_hub(h, "deployment.rollback",
-					sget(json_object_get(e, "attrs"), "app"), "ok",
-					sget(json_object_get(e, "attrs"), "reason"));
+		json_array_foreach(c.audits, i, a) users_audit_hub(
+			h, "deployment.rollback", sget(a, "target"), "ok", sget(a, "detail"));
 	}
 	change_free(&c);
 	db_docs_free(docs, n);
 }
 
-void deploy_tick(struct hub *h)
+/* Advances every rollout in progress once. */
+static void tick(struct hub *h)
 {
 	struct deploy *d = h->deploy;
 
@@ -899,13 +903,10 @@ void deploy_label(struct hub *h, struct http_req *req, struct http_resp *resp)
 	json_decref(o);
 }
 
-static void set_config(struct hub *h, const char *node, json_t *cfg, int64_t gen)
-{
-	if (fleet_config_set(h, node, gen, cfg))
-		log_error("msg=\"node config not kept\" node=%s err=\"out of memory\"", node);
-}
-
-void deploy_node_enrolled(struct hub *h, const char *node, const char *labels)
+/* A node enrolled (labels: its enrollment's, JSON) or revoked (NULL).
+ * Its apps and generation stay, so an edge enrolled again goes on from
+ * the state it has. */
+static void node_changed(struct hub *h, const char *node, const char *labels)
 {
 	struct deploy *d = h->deploy;
 	int64_t gen = 0;
@@ -914,31 +915,27 @@ void deploy_node_enrolled(struct hub *h, const char *node, const char *labels)
 	if (!d)
 		return;
 	pthread_mutex_lock(&d->op);
-	if (!(cfg = fleet_config(h, node, &gen)))
+	cfg = fleet_config(h, node, &gen);
+	if (!cfg && labels)
 		cfg = json_pack("{s:{}}", "apps");
-	json_object_del(cfg, "revoked");
-	json_object_set_new(cfg, "labels", json_loads(labels && *labels ? labels : "{}", 0, NULL));
-	set_config(h, node, cfg, gen);
+	if (cfg && labels) {
+		json_object_del(cfg, "revoked");
+		json_object_set_new(cfg, "labels", json_loads(*labels ? labels : "{}", 0, NULL));
+	} else if (cfg) {
+		json_object_set_new(cfg, "revoked", json_true());
+	}
+	if (cfg && fleet_config_set(h, node, gen, cfg))
+		log_error("msg=\"node config not kept\" node=%s err=\"out of memory\"", node);
 	pthread_mutex_unlock(&d->op);
 	json_decref(cfg);
 }
 
-void deploy_node_revoked(struct hub *h, const char *node)
+void deploy_node_enrolled(struct hub *h, const char *node, const char *labels)
 {
-	struct deploy *d = h->deploy;
-	int64_t gen = 0;
-	json_t *cfg;
-
-	if (!d)
-		return;
-	pthread_mutex_lock(&d->op);
-	if ((cfg = fleet_config(h, node, &gen))) {
-		json_object_set_new(cfg, "revoked", json_true());
-		set_config(h, node, cfg, gen);
-		json_decref(cfg);
-	}
-	pthread_mutex_unlock(&d->op);
+	node_changed(h, node, labels ? labels : "");
 }
+
+void deploy_node_revoked(struct hub *h, const char *node) { node_changed(h, node, NULL); }
 
 /* ---- start and stop ------------------------------------------------------------ */
 
@@ -988,7 +985,7 @@ static void *run(void *arg)
 		if (d->stop)
 			break;
 		pthread_mutex_unlock(&d->lock);
-		deploy_tick(d->h);
+		tick(d->h);
 		pthread_mutex_lock(&d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);

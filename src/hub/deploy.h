@@ -46,9 +46,6 @@ struct deploy;
 int deploy_start(struct hub *h, struct deploy **out) MW_MUST_CHECK;
 void deploy_stop(struct deploy *d);
 
-/* Advances every rollout in progress once (the thread calls it). */
-void deploy_tick(struct hub *h);
-
 /* A node was enrolled with labels (JSON text): it may now be deployed to.
  * Revoked: it may not (what it had stays in the store). */
 void deploy_node_enrolled(struct hub *h, const char *node, const char *labels);
