@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BASE "http://d" ENGINE_API
 #define TIMEOUT_MS (30 * 1000L)
@@ -422,18 +423,6 @@ static bool digits(const char **p, int n, int *out)
 	return true;
 }
 
-/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 /* RFC 3339 to Unix ns; Go's zero time ("0001-01-01T00:00:00Z"), and any
  * other time before 1970, is 0: never. */
 static bool rfc3339_ns(const char *s, int64_t *out)
@@ -464,7 +453,12 @@ static bool rfc3339_ns(const char *s, int64_t *out)
 	}
 	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return false;
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	secs = (int64_t)timegm(&(struct tm){.tm_year = y - 1900,
+					    .tm_mon = mo - 1,
+					    .tm_mday = d,
+					    .tm_hour = h,
+					    .tm_min = mi,
+					    .tm_sec = sec}) -
 	       (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
 	if (secs > INT64_MAX / NS - 1)
 		return false;
