@@ -13,14 +13,12 @@ daemon's own; the apps are processes of their own). Figures:
 """
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_forward import Client, Daemon, free_port, log  # noqa: E402
+from bench_forward import Client, Daemon, free_port, in_workdir, log  # noqa: E402
 
 APPS = 5
 
@@ -87,19 +85,8 @@ def main():
     if len(sys.argv) < 2:
         log("usage: bench_apps.py BUILD_DIR/bin")
         return 2
-    workdir = tempfile.mkdtemp(prefix="mw-bench-apps-")
-    ok = False
-    try:
-        run(os.path.abspath(sys.argv[1]), workdir)
-        ok = True
-    except (RuntimeError, OSError, ValueError) as e:
-        log("bench_apps: %s" % e)
-    finally:
-        if ok:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log("bench_apps: work dir kept: %s" % workdir)
-    return 0 if ok else 1
+    bindir = os.path.abspath(sys.argv[1])
+    return in_workdir("apps", lambda workdir: run(bindir, workdir))
 
 
 if __name__ == "__main__":

@@ -240,25 +240,28 @@ def run(bindir, total, workdir):
         hub.stop()
 
 
+def in_workdir(name, body):
+    """Runs body(workdir) in a fresh temporary directory: 0 and the
+    directory removed, or 1 with the error said and the directory kept for
+    its logs."""
+    workdir = tempfile.mkdtemp(prefix="mw-bench-%s-" % name)
+    try:
+        body(workdir)
+    except (RuntimeError, OSError, ValueError, http.client.HTTPException) as e:
+        log("bench_%s: %s" % (name, e))
+        log("bench_%s: work dir kept: %s" % (name, workdir))
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
 def main():
     if len(sys.argv) < 2:
         log("usage: bench_forward.py BUILD_DIR/bin [EVENTS]")
         return 2
     bindir = os.path.abspath(sys.argv[1])
     total = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
-    workdir = tempfile.mkdtemp(prefix="mw-bench-forward-")
-    ok = False
-    try:
-        run(bindir, total, workdir)
-        ok = True
-    except (RuntimeError, OSError, http.client.HTTPException) as e:
-        log("bench_forward: %s" % e)
-    finally:
-        if ok:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log("bench_forward: work dir kept: %s" % workdir)
-    return 0 if ok else 1
+    return in_workdir("forward", lambda workdir: run(bindir, total, workdir))
 
 
 if __name__ == "__main__":
