@@ -3,9 +3,9 @@
 
 #include "core/http.h"
 #include "core/log.h"
+#include "core/loop.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,10 +233,7 @@ struct agent {
 	struct http_client *http;
 	json_t *sent; /* what the hub has, as we know it; NULL = send in full */
 	unsigned beats;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, poked;
+	struct mw_loop loop; /* the heartbeat thread */
 };
 
 /* The groups of now that differ from what was sent. */
@@ -315,31 +312,13 @@ static void beat(struct agent *a)
 	http_response_free(&r);
 }
 
-static void *run(void *arg)
+/* The heartbeat thread's step: one report. */
+static int64_t beat_step(void *arg)
 {
 	struct agent *a = arg;
-	int64_t gap_ms = a->opt.interval_ms < POKE_GAP_MS ? a->opt.interval_ms : POKE_GAP_MS;
 
-	pthread_mutex_lock(&a->lock);
-	while (!a->stop) {
-		int64_t last = mw_mono_ns();
-		a->poked = false;
-		pthread_mutex_unlock(&a->lock);
-		beat(a);
-		pthread_mutex_lock(&a->lock);
-		struct timespec ts = mw_mono_timespec(last + a->opt.interval_ms * NS_PER_MS);
-		while (!a->stop && !a->poked &&
-		       pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
-			;
-		/* a poke waits out the second after the last report (or the
-		 * interval, when shorter): no storms */
-		ts = mw_mono_timespec(last + gap_ms * NS_PER_MS);
-		while (!a->stop && a->poked && mw_mono_ns() < last + gap_ms * NS_PER_MS &&
-		       pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
+	beat(a);
+	return a->opt.interval_ms;
 }
 
 static void agent_free(struct agent *a)
@@ -352,8 +331,6 @@ static void agent_free(struct agent *a)
 	free(a->token);
 	free(a->ca);
 	free(a->labels);
-	pthread_cond_destroy(&a->cond);
-	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -361,17 +338,17 @@ int agent_start(const struct agent_options *opt, struct agent **out)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	size_t len = strlen(opt->hub_url);
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!a)
 		return MW_ERR_NOMEM;
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	a->opt = *opt;
+	/* a poke waits out the second after the last report (or the interval,
+	 * when shorter): no storms */
+	a->loop = (struct mw_loop){.step = beat_step,
+				   .arg = a,
+				   .min_gap_ms = opt->interval_ms < POKE_GAP_MS ? opt->interval_ms
+										: POKE_GAP_MS};
 	while (len && opt->hub_url[len - 1] == '/')
 		len--;
 	a->tel = (struct telemetry){.root = "", .data_dir = opt->data_dir};
@@ -381,11 +358,10 @@ int agent_start(const struct agent_options *opt, struct agent **out)
 	a->ca = strdup(opt->ca_file ? opt->ca_file : "");
 	a->labels = opt->labels_json ? strdup(opt->labels_json) : NULL;
 	if (!a->url || !a->token || !a->ca || http_client_new(&a->http) ||
-	    pthread_create(&a->thread, NULL, run, a)) {
+	    mw_loop_start(&a->loop, "heartbeat")) {
 		agent_free(a);
 		return MW_ERR_NOMEM;
 	}
-	pthread_setname_np(a->thread, "heartbeat");
 	*out = a;
 	return MW_OK;
 }
@@ -394,18 +370,8 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
-	pthread_mutex_lock(&a->lock);
-	a->stop = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->lock);
-	pthread_join(a->thread, NULL);
+	mw_loop_stop(&a->loop);
 	agent_free(a);
 }
 
-void agent_poke(struct agent *a)
-{
-	pthread_mutex_lock(&a->lock);
-	a->poked = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->lock);
-}
+void agent_poke(struct agent *a) { mw_loop_wake(&a->loop); }

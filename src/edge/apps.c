@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "edge/engine.h"
 #include "edge/worker.h"
 
@@ -52,12 +53,10 @@ struct app {
 struct apps {
 	struct apps_options opt;
 	char *data_dir, *node, *engine_path, *api_url, *api_token;
-	pthread_mutex_t mu; /* desired, report, wake, stop */
-	pthread_cond_t cond;
-	json_t *desired; /* {generation, apps} */
+	pthread_mutex_t mu; /* desired, report */
+	json_t *desired;    /* {generation, apps} */
 	json_t *report;
-	bool wake, stop;
-	pthread_t thread;
+	struct mw_loop loop; /* the reconcile thread ("apps") */
 	/* the thread's own */
 	struct app **run;
 	size_t nrun;
@@ -200,9 +199,8 @@ int apps_set_desired(struct apps *a, json_t *d)
 	pthread_mutex_lock(&a->mu);
 	json_decref(a->desired);
 	a->desired = json_incref(d);
-	a->wake = true;
-	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->mu);
+	mw_loop_wake(&a->loop);
 	log_info("msg=\"desired state\" generation=%lld apps=%zu",
 		 (long long)json_integer_value(json_object_get(d, "generation")),
 		 json_object_size(json_object_get(d, "apps")));
@@ -700,9 +698,11 @@ static json_t *build_report(struct apps *a, bool detail)
 	return r;
 }
 
-/* One pass: converge, look at each app, publish the report. */
-static void pass(struct apps *a)
+/* The reconcile thread's step: converge, look at each app, publish the
+ * report. Returns the wait before the next, in ms. */
+static int64_t pass(void *arg)
 {
+	struct apps *a = arg;
 	json_t *apps, *report;
 	char *states;
 
@@ -731,25 +731,7 @@ static void pass(struct apps *a)
 	free(a->last_states);
 	a->last_states = states;
 	json_decref(report);
-}
-
-static void *run(void *arg)
-{
-	struct apps *a = arg;
-
-	pthread_mutex_lock(&a->mu);
-	while (!a->stop) {
-		struct timespec ts;
-		a->wake = false;
-		pthread_mutex_unlock(&a->mu);
-		pass(a);
-		pthread_mutex_lock(&a->mu);
-		ts = mw_mono_timespec(mw_mono_ns() + PASS_MS * NS_PER_MS);
-		while (!a->stop && !a->wake && pthread_cond_timedwait(&a->cond, &a->mu, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&a->mu);
-	return NULL;
+	return PASS_MS;
 }
 
 static void apps_free(struct apps *a)
@@ -766,7 +748,6 @@ static void apps_free(struct apps *a)
 	free(a->engine_path);
 	free(a->api_url);
 	free(a->api_token);
-	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
 }
@@ -774,31 +755,30 @@ static void apps_free(struct apps *a)
 int apps_start(const struct apps_options *opt, struct apps **out)
 {
 	struct apps *a = calloc(1, sizeof(*a));
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!a)
 		return MW_ERR_NOMEM;
 	a->opt = *opt;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	a->loop = (struct mw_loop){.step = pass, .arg = a};
 	a->data_dir = strdup(opt->data_dir);
 	a->node = strdup(opt->node ? opt->node : "");
 	a->engine_path = strdup(opt->engine ? opt->engine : "");
 	a->api_url = strdup(opt->api_url ? opt->api_url : "");
 	a->api_token = strdup(opt->api_token ? opt->api_token : "");
 	if (!a->data_dir || !a->node || !a->engine_path || !a->api_url || !a->api_token ||
-	    !(a->desired = load_desired(a)) || pthread_create(&a->thread, NULL, run, a)) {
+	    !(a->desired = load_desired(a))) {
 		apps_free(a);
 		return MW_ERR_NOMEM;
 	}
-	pthread_setname_np(a->thread, "apps");
 	log_info("msg=\"apps\" generation=%lld apps=%zu",
 		 (long long)json_integer_value(json_object_get(a->desired, "generation")),
 		 json_object_size(json_object_get(a->desired, "apps")));
+	if (mw_loop_start(&a->loop, "apps")) {
+		apps_free(a);
+		return MW_ERR_NOMEM;
+	}
 	*out = a;
 	return MW_OK;
 }
@@ -807,10 +787,6 @@ void apps_stop(struct apps *a)
 {
 	if (!a)
 		return;
-	pthread_mutex_lock(&a->mu);
-	a->stop = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->mu);
-	pthread_join(a->thread, NULL);
+	mw_loop_stop(&a->loop);
 	apps_free(a);
 }

@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "hub/auth.h"
 #include "hub/chain.h"
 #include "hub/enroll.h"
@@ -39,12 +40,9 @@
 
 struct deploy {
 	struct hub *h;
-	pthread_mutex_t op; /* one change at a time */
-	atomic_int rolling; /* rollouts in progress, so idle ticks cost nothing */
-	pthread_t thread;
-	pthread_mutex_t lock; /* stop and the thread's waits */
-	pthread_cond_t cond;
-	bool stop;
+	pthread_mutex_t op;  /* one change at a time */
+	atomic_int rolling;  /* rollouts in progress, so idle ticks cost nothing */
+	struct mw_loop loop; /* the rollout thread */
 };
 
 /* What one change writes: node configs by node ({labels, apps,
@@ -434,16 +432,17 @@ static void tick_locked(struct hub *h)
 	db_docs_free(docs, n);
 }
 
-/* Advances every rollout in progress once. */
-static void tick(struct hub *h)
+/* The rollout thread's step: every rollout in progress, once. */
+static int64_t tick(void *arg)
 {
-	struct deploy *d = h->deploy;
+	struct deploy *d = arg;
 
-	if (!d || atomic_load(&d->rolling) == 0)
-		return;
-	pthread_mutex_lock(&d->op);
-	tick_locked(h);
-	pthread_mutex_unlock(&d->op);
+	if (atomic_load(&d->rolling) > 0) {
+		pthread_mutex_lock(&d->op);
+		tick_locked(d->h);
+		pthread_mutex_unlock(&d->op);
+	}
+	return TICK_MS;
 }
 
 /* ---- POST /v1/deployments ---------------------------------------------------- */
@@ -974,28 +973,8 @@ static int load_configs(struct hub *h)
 	return rc;
 }
 
-static void *run(void *arg)
-{
-	struct deploy *d = arg;
-
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
-		struct timespec ts = mw_mono_timespec(mw_mono_ns() + TICK_MS * NS_PER_MS);
-		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-		if (d->stop)
-			break;
-		pthread_mutex_unlock(&d->lock);
-		tick(d->h);
-		pthread_mutex_lock(&d->lock);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return NULL;
-}
-
 static void deploy_free(struct deploy *d)
 {
-	pthread_cond_destroy(&d->cond);
-	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->op);
 	free(d);
 }
@@ -1003,7 +982,6 @@ static void deploy_free(struct deploy *d)
 int deploy_start(struct hub *h, struct deploy **out)
 {
 	struct deploy *d = calloc(1, sizeof(*d));
-	pthread_condattr_t ca;
 	int rc, rolling = 0;
 
 	*out = NULL;
@@ -1011,23 +989,18 @@ int deploy_start(struct hub *h, struct deploy **out)
 		return MW_ERR_NOMEM;
 	d->h = h;
 	pthread_mutex_init(&d->op, NULL);
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	d->loop = (struct mw_loop){.step = tick, .arg = d, .first_ms = TICK_MS};
 	if ((rc = load_configs(h)) || (rc = count_rolling(h, &rolling))) {
 		deploy_free(d);
 		return rc;
 	}
 	atomic_store(&d->rolling, rolling);
 	h->deploy = d;
-	if (pthread_create(&d->thread, NULL, run, d)) {
+	if ((rc = mw_loop_start(&d->loop, "rollout"))) {
 		h->deploy = NULL;
 		deploy_free(d);
-		return MW_ERR_NOMEM;
+		return rc;
 	}
-	pthread_setname_np(d->thread, "rollout");
 	*out = d;
 	return MW_OK;
 }
@@ -1036,11 +1009,7 @@ void deploy_stop(struct deploy *d)
 {
 	if (!d)
 		return;
-	pthread_mutex_lock(&d->lock);
-	d->stop = true;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	pthread_join(d->thread, NULL);
+	mw_loop_stop(&d->loop);
 	d->h->deploy = NULL;
 	deploy_free(d);
 }

@@ -14,6 +14,7 @@
 #include "hub/fleet.h"
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "hub/chain.h"
 
 #include <pthread.h>
@@ -59,10 +60,8 @@ struct fleet {
 	size_t nslots, n;
 	struct change *changes;
 	size_t nchanges, capchanges;
-	pthread_t thread;
-	pthread_mutex_t lock; /* stop and the thread's waits */
-	pthread_cond_t cond;
-	bool stop;
+	struct mw_loop loop; /* the monitor and flusher ("fleet") */
+	int64_t next_flush;  /* mono ns; the loop's own */
 };
 
 /* ---- the table ------------------------------------------------------------ */
@@ -368,35 +367,24 @@ static void flush(struct fleet *f)
 	free(fl.changes);
 }
 
-static void *run(void *arg)
+/* The monitor thread's step: statuses, then the flush when one is due (or
+ * a status changed). Returns the wait before the next, in ms. */
+static int64_t monitor(void *arg)
 {
 	struct fleet *f = arg;
-	int64_t period = MONITOR_MAX_MS, next_flush = mw_mono_ns() + FLUSH_MS * NS_PER_MS;
-	struct timespec ts;
+	int64_t period = fleet_check(f->h, mw_now_ns()) / 2;
 	bool pending;
 
-	pthread_mutex_lock(&f->lock);
-	while (!f->stop) {
-		ts = mw_mono_timespec(mw_mono_ns() + period * NS_PER_MS);
-		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
-		if (f->stop)
-			break;
-		pthread_mutex_unlock(&f->lock);
-		period = fleet_check(f->h, mw_now_ns()) / 2;
-		period = period < MONITOR_MIN_MS   ? MONITOR_MIN_MS
-			 : period > MONITOR_MAX_MS ? MONITOR_MAX_MS
-						   : period;
-		pthread_mutex_lock(&f->mu);
-		pending = f->nchanges > 0;
-		pthread_mutex_unlock(&f->mu);
-		if (pending || mw_mono_ns() >= next_flush) {
-			flush(f);
-			next_flush = mw_mono_ns() + FLUSH_MS * NS_PER_MS;
-		}
-		pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->mu);
+	pending = f->nchanges > 0;
+	pthread_mutex_unlock(&f->mu);
+	if (pending || mw_mono_ns() >= f->next_flush) {
+		flush(f);
+		f->next_flush = mw_mono_ns() + FLUSH_MS * NS_PER_MS;
 	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
+	return period < MONITOR_MIN_MS	 ? MONITOR_MIN_MS
+	       : period > MONITOR_MAX_MS ? MONITOR_MAX_MS
+					 : period;
 }
 
 /* ---- start and stop --------------------------------------------------------------- */
@@ -434,8 +422,6 @@ static void fleet_free(struct fleet *f)
 		}
 	free(f->slots);
 	free(f->changes);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -443,7 +429,6 @@ static void fleet_free(struct fleet *f)
 int fleet_start(struct hub *h, struct fleet **out)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -451,19 +436,14 @@ int fleet_start(struct hub *h, struct fleet **out)
 		return MW_ERR_NOMEM;
 	f->h = h;
 	pthread_mutex_init(&f->mu, NULL);
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	f->loop = (struct mw_loop){.step = monitor, .arg = f, .first_ms = MONITOR_MAX_MS};
+	f->next_flush = mw_mono_ns() + FLUSH_MS * NS_PER_MS;
 	h->fleet = f;
-	if ((rc = grow(f)) || (rc = load(f)) ||
-	    (rc = pthread_create(&f->thread, NULL, run, f) ? MW_ERR_NOMEM : MW_OK)) {
+	if ((rc = grow(f)) || (rc = load(f)) || (rc = mw_loop_start(&f->loop, "fleet"))) {
 		h->fleet = NULL;
 		fleet_free(f);
 		return rc;
 	}
-	pthread_setname_np(f->thread, "fleet");
 	*out = f;
 	return MW_OK;
 }
@@ -472,11 +452,7 @@ void fleet_stop(struct fleet *f)
 {
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->lock);
-	f->stop = true;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
+	mw_loop_stop(&f->loop);
 	flush(f); /* what came since the last flush */
 	f->h->fleet = NULL;
 	fleet_free(f);

@@ -4,9 +4,13 @@
  * string or a number parser that takes "12abc" would each turn hostile
  * input into a bug somewhere far away, so their edges are pinned here:
  * buffers stop at their cap and stay usable, hex round-trips and refuses
- * anything but exactly 2n digits, numbers are whole strings within bounds. */
+ * anything but exactly 2n digits, numbers are whole strings within bounds.
+ * The loop that the daemons' threads run on steps at once, sleeps what its
+ * step asks, wakes early when told (no sooner than its gap) and stops
+ * without waiting out a long sleep. */
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/mw.h"
 
 #include <setjmp.h>
@@ -15,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -170,6 +175,49 @@ static void log_levels_parse(void **state)
 	assert_int_equal(log_parse_level("loud", &l), MW_ERR_INVALID);
 }
 
+struct steps {
+	int n;
+	int64_t at[8]; /* mono ns of each step */
+};
+
+static int64_t count_step(void *arg)
+{
+	struct steps *s = arg;
+
+	if (s->n < 8)
+		s->at[s->n] = mw_mono_ns();
+	__atomic_add_fetch(&s->n, 1, __ATOMIC_RELEASE);
+	return 60000; /* a long sleep: only a wake or the stop ends it */
+}
+
+/* Polls until *n reaches want (10 s at most: the machine may be busy). */
+static bool reaches(const int *n, int want)
+{
+	for (int i = 0; i < 1000 && __atomic_load_n(n, __ATOMIC_ACQUIRE) < want; i++) {
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return __atomic_load_n(n, __ATOMIC_ACQUIRE) >= want;
+}
+
+static void loop_steps_wakes_and_stops(void **state)
+{
+	struct steps s = {0};
+	struct mw_loop l = {.step = count_step, .arg = &s, .min_gap_ms = 300};
+	int64_t t0 = mw_mono_ns();
+
+	(void)state;
+	assert_int_equal(mw_loop_start(&l, "test-loop"), MW_OK);
+	assert_true(reaches(&s.n, 1)); /* at once */
+	mw_loop_wake(&l);
+	assert_true(reaches(&s.n, 2));			   /* woken out of its 60 s sleep */
+	assert_true(s.at[1] - s.at[0] >= 300 * 1000000LL); /* but not within the gap */
+	mw_loop_stop(&l);
+	assert_true(mw_mono_ns() - t0 < 30 * 1000000000LL); /* no 60 s sleep waited out */
+	assert_int_equal(s.n, 2);
+	mw_loop_stop(&l); /* a stopped loop stops again as a no-op */
+}
+
 static void clocks_move(void **state)
 {
 	int64_t a = mw_mono_ns(), b = mw_mono_ns();
@@ -196,6 +244,7 @@ int main(void)
 		cmocka_unit_test(errors_have_names),
 		cmocka_unit_test(log_levels_parse),
 		cmocka_unit_test(clocks_move),
+		cmocka_unit_test(loop_steps_wakes_and_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
