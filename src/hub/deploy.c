@@ -379,18 +379,6 @@ static bool advance(struct hub *h, struct change *c, json_t *doc, char *why, siz
 	return changed;
 }
 
-static int count_rolling(struct hub *h, int *n)
-{
-	struct db_doc *docs;
-	size_t k;
-	int rc = h->db->ops->deployments_list(h->db, "rolling", 0, 0, &docs, &k);
-
-	if (rc == MW_OK)
-		*n = (int)k;
-	db_docs_free(docs, k);
-	return rc;
-}
-
 /* Under d->op. */
 static void tick_locked(struct hub *h)
 {
@@ -982,7 +970,7 @@ static void deploy_free(struct deploy *d)
 int deploy_start(struct hub *h, struct deploy **out)
 {
 	struct deploy *d = calloc(1, sizeof(*d));
-	int rc, rolling = 0;
+	int rc;
 
 	*out = NULL;
 	if (!d)
@@ -990,11 +978,11 @@ int deploy_start(struct hub *h, struct deploy **out)
 	d->h = h;
 	pthread_mutex_init(&d->op, NULL);
 	d->loop = (struct mw_loop){.step = tick, .arg = d, .first_ms = TICK_MS};
-	if ((rc = load_configs(h)) || (rc = count_rolling(h, &rolling))) {
+	if ((rc = load_configs(h))) {
 		deploy_free(d);
 		return rc;
 	}
-	atomic_store(&d->rolling, rolling);
+	atomic_store(&d->rolling, 1); /* the first tick reads how many there are */
 	h->deploy = d;
 	if ((rc = mw_loop_start(&d->loop, "rollout"))) {
 		h->deploy = NULL;
